@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Thin launcher: checks the Node version, wires the real process streams into main(), and turns
+// SIGINT/SIGTERM into exit 130 after removing any half-written output file.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 20) {
+  process.stderr.write(`albert-embed: needs Node.js 20 or newer, this is ${process.version}\n`);
+  process.exit(1);
+}
+
+const { main } = await import('../dist/src/cli/main.js');
+const { discardOpenOutputsSync } = await import('../dist/src/output/sinks.js');
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    discardOpenOutputsSync();
+    process.stderr.write(`\nalbert-embed: interrupted by ${signal}; no output file was written\n`);
+    process.exit(130);
+  });
+}
+
+process.stdout.on('error', (err) => {
+  // A closed pipe (`| head`) is the reader's choice, not a failure.
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});

@@ -1,0 +1,50 @@
+// The CLI: parse argv, run the command, report. Returns the exit code; never calls process.exit,
+// so the whole CLI runs in-process in tests.
+import { extract } from '../extract.js';
+import { describeModel, formatModelInfo } from '../info.js';
+import type { CliIo } from './io.js';
+import { parseCommandLine } from './parse.js';
+import { ProgressLine, summaryLine } from './progress.js';
+import { reportError } from './report.js';
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let verbose = argv.includes('--verbose');
+  try {
+    const parsed = parseCommandLine(argv, {
+      env: io.env,
+      stdinIsTTY: Boolean(io.stdin.isTTY),
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+    if (parsed.command === 'exit') return parsed.code;
+    verbose = parsed.output.verbose;
+    const quiet = parsed.output.quiet;
+    const progress = !quiet && io.stderr.isTTY ? new ProgressLine(io.stderr) : undefined;
+    const notice = (message: string) => {
+      progress?.clear();
+      if (!quiet) io.stderr.write(`albert-embed: ${message}\n`);
+    };
+
+    if (parsed.command === 'info') {
+      const info = await describeModel(parsed.embedder, notice);
+      io.stdout.write(parsed.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatModelInfo(info)}\n`);
+      return 0;
+    }
+
+    try {
+      const summary = await extract(parsed.options, {
+        stdin: io.stdin,
+        stdout: io.stdout,
+        notice,
+        onProgress: progress && ((stats) => progress.update(stats)),
+      });
+      progress?.clear();
+      if (!quiet) io.stderr.write(`${summaryLine(summary)}\n`);
+      return 0;
+    } finally {
+      progress?.clear();
+    }
+  } catch (err) {
+    return reportError(err, io.stderr, verbose);
+  }
+}

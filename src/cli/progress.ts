@@ -1,0 +1,58 @@
+// The stderr status line while extracting (TTY only) and the summary line at the end.
+import type { Writable } from 'node:stream';
+import type { ExtractStats, ExtractSummary } from '../extract.js';
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function rates(stats: ExtractStats) {
+  const seconds = Math.max(stats.seconds, 1e-9);
+  const padding = stats.paddedTokens > 0 ? 1 - stats.tokens / stats.paddedTokens : 0;
+  return { rowsPerSecond: stats.rows / seconds, tokensPerSecond: stats.tokens / seconds, padding };
+}
+
+function clock(seconds: number): string {
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const mmss = `${String(m).padStart(h ? 2 : 1, '0')}:${String(s % 60).padStart(2, '0')}`;
+  return h ? `${h}:${mmss}` : mmss;
+}
+
+export function statusLine(stats: ExtractStats): string {
+  const r = rates(stats);
+  const eta = stats.fraction && stats.fraction > 0 ? `  ETA ${clock((stats.seconds * (1 - stats.fraction)) / stats.fraction)}` : '';
+  const done = stats.fraction !== undefined ? ` (${(stats.fraction * 100).toFixed(0)}%)` : '';
+  return `${count(stats.rows)} rows${done}  ${count(r.rowsPerSecond)} rows/s  ${count(r.tokensPerSecond)} tok/s  padding ${(r.padding * 100).toFixed(0)}%${eta}`;
+}
+
+export function summaryLine(summary: ExtractSummary): string {
+  const r = rates(summary);
+  const truncated = summary.truncated > 0 ? `, ${count(summary.truncated)} truncated to ${summary.maxLength} tokens` : ', none truncated';
+  const target = summary.output === '-' ? 'stdout' : summary.output;
+  return (
+    `albert-embed: ${count(summary.rows)} rows, ${count(summary.tokens)} tokens${truncated}, ` +
+    `${summary.seconds.toFixed(2)} s, ${r.rowsPerSecond.toFixed(1)} rows/s, ${count(r.tokensPerSecond)} tokens/s, ` +
+    `padding ${(r.padding * 100).toFixed(1)}%, ${summary.dim}-d on ${summary.device} -> ${target}`
+  );
+}
+
+/** Redraws one status line at most every 200 ms; erases it before anything else is printed. */
+export class ProgressLine {
+  private last = 0;
+  private shown = false;
+  constructor(private readonly stream: Writable & { columns?: number }) {}
+
+  update(stats: ExtractStats): void {
+    const now = performance.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    this.stream.write(`\r\x1b[K${statusLine(stats).slice(0, width)}`);
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) this.stream.write('\r\x1b[K');
+    this.shown = false;
+  }
+}

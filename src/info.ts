@@ -1,0 +1,107 @@
+// `albert-embed info`: what a checkpoint holds, as the embedder sees it.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { openEmbedder } from './embedder.js';
+import type { EmbedderSettings } from './options.js';
+import type { TensorInfo } from './model/session.js';
+
+export interface ModelInfo {
+  model: string;
+  source: 'local' | 'hub';
+  folder: string;
+  files: Array<{ path: string; bytes: number }>;
+  dtypes: string[];
+  onnx: string;
+  config: {
+    model_type: string;
+    hidden_size: number;
+    embedding_size?: number;
+    num_hidden_layers?: number;
+    num_attention_heads?: number;
+    intermediate_size?: number;
+    max_position_embeddings?: number;
+  };
+  tokenizer: { kind: string; class: string; vocab_size: number; model_max_length?: number; special_prefix: number[]; special_suffix: number[] };
+  max_length: number;
+  dim: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  device: string;
+  onnxruntime: string;
+}
+
+function listFiles(dir: string, base = dir): Array<{ path: string; bytes: number }> {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
+    .flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name), base) : [{ path: relative(base, join(dir, e.name)), bytes: statSync(join(dir, e.name)).size }]))
+    .sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export async function describeModel(settings: EmbedderSettings, notice: (message: string) => void): Promise<ModelInfo> {
+  const embedder = await openEmbedder(settings, notice);
+  try {
+    const { files, config, tokenizer, session } = embedder.loaded;
+    return {
+      model: embedder.description.spec,
+      source: embedder.description.source,
+      folder: files.dir,
+      files: listFiles(files.dir),
+      dtypes: files.dtypesPresent,
+      onnx: relative(files.dir, files.onnx),
+      config: {
+        model_type: config.modelType,
+        hidden_size: config.hiddenSize,
+        embedding_size: config.embeddingSize,
+        num_hidden_layers: config.numLayers,
+        num_attention_heads: config.numHeads,
+        intermediate_size: config.intermediateSize,
+        max_position_embeddings: config.maxPositions,
+      },
+      tokenizer: {
+        kind: tokenizer.kind,
+        class: tokenizer.className,
+        vocab_size: tokenizer.vocabSize,
+        model_max_length: tokenizer.modelMaxLength,
+        special_prefix: [...tokenizer.prefix],
+        special_suffix: [...tokenizer.suffix],
+      },
+      max_length: embedder.maxLength,
+      dim: embedder.dim,
+      inputs: [...session.inputs],
+      outputs: [...session.outputs],
+      device: session.device,
+      onnxruntime: embedder.description.onnxruntime,
+    };
+  } finally {
+    await embedder.close();
+  }
+}
+
+const shape = (t: TensorInfo) => `${t.name} ${t.type} [${t.shape.join(', ')}]`;
+
+export function formatModelInfo(info: ModelInfo): string {
+  const c = info.config;
+  const dims = [
+    `hidden ${c.hidden_size}`,
+    c.embedding_size && `embedding ${c.embedding_size}`,
+    c.num_hidden_layers && `layers ${c.num_hidden_layers}`,
+    c.num_attention_heads && `heads ${c.num_attention_heads}`,
+    c.intermediate_size && `ffn ${c.intermediate_size}`,
+    c.max_position_embeddings && `positions ${c.max_position_embeddings}`,
+  ].filter(Boolean);
+  const rows: Array<[string, string]> = [
+    ['model', `${info.model} (${info.source})`],
+    ['folder', info.folder],
+    ['files', info.files.map((f) => `${f.path} (${f.bytes} B)`).join(', ')],
+    ['dtypes', info.dtypes.join(', ') || 'none'],
+    ['graph', info.onnx],
+    ['config', `${c.model_type}: ${dims.join(', ')}`],
+    ['tokenizer', `${info.tokenizer.kind} (${info.tokenizer.class}), vocab ${info.tokenizer.vocab_size}, model_max_length ${info.tokenizer.model_max_length ?? 'none'}`],
+    ['max length', String(info.max_length)],
+    ['dim', String(info.dim)],
+    ['inputs', info.inputs.map(shape).join('; ')],
+    ['outputs', info.outputs.map(shape).join('; ')],
+    ['runtime', `onnxruntime-node ${info.onnxruntime} on ${info.device}`],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n');
+}

@@ -1,0 +1,99 @@
+// Resolves --model (local folder or hub id) and opens its config, tokenizer and graph.
+import { existsSync } from 'node:fs';
+import { ModelError, UsageError } from '../errors.js';
+import { readModelConfig, type ModelConfig } from './config.js';
+import type { Dtype } from './dtypes.js';
+import { locateModelFiles, type ModelFiles } from './folder.js';
+import { fetchFromHub, isHubId, type HubSettings } from './hub.js';
+import { openSession, type DeviceChoice, type EncoderSession, type TensorInfo } from './session.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+
+export interface ModelSettings {
+  /** A local folder or a hub id (owner/name). */
+  model: string;
+  dtype: Dtype;
+  device: DeviceChoice;
+  threads: number;
+  hub: HubSettings;
+}
+
+export interface ResolvedModel {
+  /** What --model said. */
+  spec: string;
+  source: 'local' | 'hub';
+  files: ModelFiles;
+}
+
+/** The graph inputs albert-embed knows how to fill. */
+export const KNOWN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids', 'position_ids'] as const;
+export const OUTPUT_NAME = 'last_hidden_state';
+
+export interface LoadedModel extends ResolvedModel {
+  config: ModelConfig;
+  tokenizer: TextTokenizer;
+  session: EncoderSession;
+  /** Fixed sizes the graph declares for input_ids, when it is not dynamic. */
+  fixedBatch?: number;
+  fixedSeqLen?: number;
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('~') || spec.includes('\\') || existsSync(spec);
+}
+
+export async function resolveModel(settings: ModelSettings, notice: (message: string) => void): Promise<ResolvedModel> {
+  const spec = settings.model;
+  if (!spec) throw new UsageError('--model is empty', 'pass a model folder or a hub id such as Xenova/albert-base-v2');
+  if (looksLikePath(spec) || !isHubId(spec)) {
+    return { spec, source: 'local', files: locateModelFiles(spec, settings.dtype) };
+  }
+  const folder = await fetchFromHub(spec, settings.dtype, settings.hub, notice, readModelConfig);
+  return { spec, source: 'hub', files: locateModelFiles(folder, settings.dtype) };
+}
+
+function checkGraph(session: EncoderSession, path: string): void {
+  const unknown = session.inputs.filter((i) => !(KNOWN_INPUTS as readonly string[]).includes(i.name));
+  if (unknown.length > 0) {
+    throw new ModelError(
+      `graph ${path} declares inputs albert-embed cannot fill: ${unknown.map((i) => i.name).join(', ')} (known: ${KNOWN_INPUTS.join(', ')})`,
+      'export the encoder alone (feature-extraction task) so that it takes token ids and an attention mask',
+    );
+  }
+  if (!session.inputs.some((i) => i.name === 'input_ids')) {
+    throw new ModelError(`graph ${path} has no input_ids input (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
+  }
+  if (!session.outputs.some((o) => o.name === OUTPUT_NAME)) {
+    throw new ModelError(
+      `graph ${path} has no ${OUTPUT_NAME} output (outputs: ${session.outputs.map((o) => `${o.name} [${o.shape.join(', ')}]`).join(', ')})`,
+      'export with the feature-extraction task, or name the encoder output last_hidden_state',
+    );
+  }
+}
+
+function fixedDim(shape: ReadonlyArray<number | string> | undefined, axis: number): number | undefined {
+  const d = shape?.[axis];
+  return typeof d === 'number' && d > 0 ? d : undefined;
+}
+
+export async function loadModel(settings: ModelSettings, notice: (message: string) => void): Promise<LoadedModel> {
+  const resolved = await resolveModel(settings, notice);
+  const { files } = resolved;
+  const config = readModelConfig(files.config);
+  const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig);
+  const session = await openSession(files.onnx, { device: settings.device, threads: settings.threads }, notice);
+  try {
+    checkGraph(session, files.onnx);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
+  const idsShape = session.inputs.find((i) => i.name === 'input_ids')?.shape;
+  return {
+    ...resolved,
+    config,
+    tokenizer,
+    session,
+    fixedBatch: fixedDim(idsShape, 0),
+    fixedSeqLen: fixedDim(idsShape, 1),
+  };
+}

@@ -1,0 +1,119 @@
+// The only module that imports onnxruntime-node. One InferenceSession per process: several
+// sessions in worker threads have crashed onnxruntime-node (onnxruntime#24486), and session.run
+// already spreads each batch over the intra-op thread pool.
+import * as ort from 'onnxruntime-node';
+import { DeviceError, InferenceError, ModelError, errorMessage } from '../errors.js';
+
+export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
+
+export interface SessionSettings {
+  device: DeviceChoice;
+  threads: number;
+}
+
+export interface TensorInfo {
+  name: string;
+  type: string;
+  /** Numbers are fixed sizes; strings are symbolic (dynamic) dimensions. */
+  shape: Array<number | string>;
+}
+
+export interface Int64Feed {
+  data: BigInt64Array;
+  dims: number[];
+}
+
+export interface FloatOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface EncoderSession {
+  readonly device: 'cpu' | 'cuda';
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  run(feeds: Record<string, Int64Feed>, output: string): Promise<FloatOutput>;
+  release(): Promise<void>;
+}
+
+export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
+
+export const CUDA_HINT =
+  'install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` ' +
+  '(onnxruntime-node 1.30 needs an NVIDIA driver, the CUDA 13 runtime and cuDNN 9 on the library path), or use --device cpu';
+
+function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
+  return metadata.map((m) =>
+    m.isTensor ? { name: m.name, type: String(m.type), shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
+}
+
+function firstLine(err: unknown): string {
+  // onnxruntime prefixes the useful part with source paths and ANSI colour codes.
+  const text = errorMessage(err).replace(/\x1b\[[0-9;]*m/g, '');
+  const match = text.match(/Failed to load library [^\n]*?with error: ([^\n]*)/);
+  return (match ? match[1] : text.split('\n')[0]).trim();
+}
+
+async function create(path: string, device: 'cpu' | 'cuda', threads: number): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // Native warnings would interleave with our stderr; real failures still reach us as exceptions.
+    logSeverityLevel: 3,
+  };
+  return ort.InferenceSession.create(path, options);
+}
+
+function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSession {
+  return {
+    device,
+    inputs: describe(session.inputMetadata),
+    outputs: describe(session.outputMetadata),
+    async run(feeds, output) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', feed.data, feed.dims);
+      let result: ort.InferenceSession.ReturnType;
+      try {
+        result = await session.run(tensors, [output]);
+      } catch (err) {
+        throw new InferenceError(`onnxruntime failed on a batch of shape [${Object.values(feeds)[0]?.dims.join(', ')}]: ${firstLine(err)}`, 'try a smaller --batch-size or --max-batch-tokens; run with --verbose for details');
+      }
+      const tensor = result[output];
+      if (tensor.type !== 'float32') {
+        throw new ModelError(`graph output ${output} is ${tensor.type}, expected float32`, 'fp16 graphs must keep float32 outputs, as Transformers.js exports do');
+      }
+      return { data: tensor.data as Float32Array, dims: [...tensor.dims] };
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Opens the graph on the chosen device. `auto` tries CUDA and falls back to CPU, reporting the
+ * reason through `notice`; `cuda` fails with a DeviceError that says what to install.
+ */
+export async function openSession(path: string, settings: SessionSettings, notice: (message: string) => void): Promise<EncoderSession> {
+  if (settings.device !== 'cpu') {
+    try {
+      return wrap(await create(path, 'cuda', settings.threads), 'cuda');
+    } catch (err) {
+      const reason = firstLine(err);
+      if (!/cuda|provider|libcu/i.test(errorMessage(err))) {
+        throw new ModelError(`onnxruntime cannot load ${path}: ${reason}`, 'the file is not a valid ONNX graph for this onnxruntime; export it again', { cause: err });
+      }
+      if (settings.device === 'cuda') {
+        throw new DeviceError(`--device cuda: the CUDA execution provider cannot be loaded: ${reason}`, CUDA_HINT, { cause: err });
+      }
+      notice(`--device auto: CUDA unavailable (${reason}); running on CPU`);
+    }
+  }
+  try {
+    return wrap(await create(path, 'cpu', settings.threads), 'cpu');
+  } catch (err) {
+    throw new ModelError(`onnxruntime cannot load ${path}: ${firstLine(err)}`, 'the file is not a valid ONNX graph for this onnxruntime; export it again', { cause: err });
+  }
+}

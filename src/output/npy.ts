@@ -1,0 +1,64 @@
+// numpy's .npy format, version 1.0 (numpy/lib/format.py): magic, a little-endian uint16 header
+// length, a Python dict literal padded with spaces to a 64-byte boundary, then C-order data.
+
+const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00]);
+const ALIGN = 64;
+
+export type NpyDescr = '<f4' | '<i4' | '|b1' | `<U${number}`;
+
+function dict(descr: NpyDescr, shape: readonly number[]): string {
+  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  return `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;
+}
+
+/**
+ * The header for an array; with `size`, padded to exactly that many bytes so a streamed
+ * file can reserve room first and write the final row count later.
+ */
+export function npyHeader(descr: NpyDescr, shape: readonly number[], size?: number): Buffer {
+  const body = dict(descr, shape);
+  const minimal = MAGIC.length + 2 + body.length + 1;
+  const total = size ?? Math.ceil(minimal / ALIGN) * ALIGN;
+  if (total < minimal || total % ALIGN !== 0 || total - MAGIC.length - 2 > 0xffff) {
+    throw new Error(`npy header for shape (${shape.join(', ')}) does not fit in ${total} bytes`);
+  }
+  const header = Buffer.alloc(total, 0x20);
+  MAGIC.copy(header, 0);
+  header.writeUInt16LE(total - MAGIC.length - 2, MAGIC.length);
+  header.write(body, MAGIC.length + 2, 'latin1');
+  header[total - 1] = 0x0a;
+  return header;
+}
+
+/** Header bytes reserved for a [rows, dim] float32 matrix whose row count is not known yet. */
+export const STREAMED_HEADER_SIZE = 128;
+
+export function encodeNpy(descr: NpyDescr, shape: readonly number[], data: Uint8Array): Buffer {
+  return Buffer.concat([npyHeader(descr, shape), data]);
+}
+
+export function float32Npy(data: Float32Array, shape: readonly number[]): Buffer {
+  return encodeNpy('<f4', shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+export function int32Npy(values: ArrayLike<number>): Buffer {
+  const data = Int32Array.from(values);
+  return encodeNpy('<i4', [data.length], new Uint8Array(data.buffer));
+}
+
+export function boolNpy(values: ArrayLike<boolean | number>): Buffer {
+  const data = Uint8Array.from(Array.from(values, (v) => (v ? 1 : 0)));
+  return encodeNpy('|b1', [data.length], data);
+}
+
+/**
+ * A numpy unicode array ('<U{width}', UTF-32LE, zero-padded to the longest string); shape []
+ * makes the 0-d array numpy uses for a scalar string.
+ */
+export function unicodeNpy(values: readonly string[], shape: readonly number[] = [values.length]): Buffer {
+  const codepoints = values.map((v) => Array.from(v, (c) => c.codePointAt(0)!));
+  const width = Math.max(1, ...codepoints.map((c) => c.length));
+  const data = new Uint32Array(values.length * width);
+  codepoints.forEach((cps, i) => data.set(cps, i * width));
+  return encodeNpy(`<U${width}`, shape, new Uint8Array(data.buffer));
+}

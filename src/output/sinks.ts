@@ -1,0 +1,282 @@
+// Where embedding rows go: .npy, .npz and .jsonl files, or JSON Lines on stdout.
+// Files are written under a temporary name beside the target and renamed into place only when
+// the run succeeds, so a failed or interrupted run never leaves a partial file under the target.
+import { randomBytes } from 'node:crypto';
+import { rmSync, statSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { OutputError, errorMessage } from '../errors.js';
+import { STREAMED_HEADER_SIZE, boolNpy, int32Npy, npyHeader, unicodeNpy } from './npy.js';
+import { ZipWriter, type OpenEntry } from './zip.js';
+
+export type OutputFormat = 'npy' | 'npz' | 'jsonl';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['npy', 'npz', 'jsonl'];
+
+export type RecordId = string | number;
+
+export interface RowBlock {
+  /** [ids.length, dim] float32, row-major. */
+  rows: Float32Array;
+  ids: readonly RecordId[];
+  tokenCounts: ArrayLike<number>;
+  truncated: ArrayLike<boolean>;
+}
+
+export interface RowSink {
+  write(block: RowBlock): Promise<void>;
+  /** Seals the output; `meta` is stored where the format has room for it (.npz). */
+  finish(meta: Record<string, unknown>): Promise<void>;
+  /** Drops everything written so far. Safe to call after a failure, and more than once. */
+  abort(): Promise<void>;
+}
+
+export function formatFromPath(path: string): OutputFormat | undefined {
+  if (path === '-') return 'jsonl';
+  const ext = extname(path).toLowerCase().slice(1);
+  return ext === 'ndjson' ? 'jsonl' : (OUTPUT_FORMATS as readonly string[]).includes(ext) ? (ext as OutputFormat) : undefined;
+}
+
+/** Shortest decimal that reads back as the same float32. */
+export function formatFloat32(x: number): string {
+  if (!Number.isFinite(x)) return 'null';
+  for (let digits = 6; digits < 9; digits++) {
+    const s = x.toPrecision(digits);
+    if (Math.fround(Number(s)) === x) return String(Number(s));
+  }
+  return String(Number(x.toPrecision(9)));
+}
+
+function jsonLines(block: RowBlock, dim: number): string {
+  let text = '';
+  for (let i = 0; i < block.ids.length; i++) {
+    const values: string[] = new Array(dim);
+    for (let d = 0; d < dim; d++) values[d] = formatFloat32(block.rows[i * dim + d]);
+    text += `{"id":${JSON.stringify(block.ids[i])},"embedding":[${values.join(',')}],"tokens":${block.tokenCounts[i]},"truncated":${block.truncated[i]}}\n`;
+  }
+  return text;
+}
+
+/** A temporary file beside `target`, renamed onto it by commit(). */
+class AtomicFile {
+  private constructor(
+    readonly target: string,
+    readonly temp: string,
+    readonly handle: FileHandle,
+  ) {}
+
+  static async create(target: string): Promise<AtomicFile> {
+    try {
+      if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
+      const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      return new AtomicFile(target, temp, await open(temp, 'wx'));
+    } catch (err) {
+      throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, 'choose an output path in an existing, writable folder');
+    }
+  }
+
+  async commit(): Promise<void> {
+    await this.handle.close();
+    try {
+      await rename(this.temp, this.target);
+    } catch (err) {
+      await rm(this.temp, { force: true });
+      throw new OutputError(`-o ${this.target}: cannot move the finished file into place: ${errorMessage(err)}`);
+    }
+  }
+
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => {});
+    await rm(this.temp, { force: true });
+  }
+
+  /** Last-resort cleanup from a signal handler, where nothing can be awaited. */
+  discardSync(): void {
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/** Temp files still open, so that a signal can remove them before the process dies. */
+const openFiles = new Set<AtomicFile>();
+export function discardOpenOutputsSync(): void {
+  for (const f of openFiles) f.discardSync();
+  openFiles.clear();
+}
+
+abstract class FileSink implements RowSink {
+  protected constructor(protected readonly file: AtomicFile) {
+    openFiles.add(file);
+  }
+  abstract write(block: RowBlock): Promise<void>;
+  protected abstract seal(meta: Record<string, unknown>): Promise<void>;
+
+  async finish(meta: Record<string, unknown>): Promise<void> {
+    try {
+      await this.seal(meta);
+      await this.file.commit();
+    } catch (err) {
+      await this.file.discard();
+      throw err instanceof OutputError ? err : new OutputError(`-o ${this.file.target}: write failed: ${errorMessage(err)}`);
+    } finally {
+      openFiles.delete(this.file);
+    }
+  }
+
+  async abort(): Promise<void> {
+    openFiles.delete(this.file);
+    await this.file.discard();
+  }
+}
+
+function bytesOf(rows: Float32Array): Uint8Array {
+  return new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+}
+
+/** .npy: a float32 [rows, dim] matrix; the header's row count is filled in at the end. */
+class NpySink extends FileSink {
+  private rows = 0;
+  private position = STREAMED_HEADER_SIZE;
+
+  constructor(
+    file: AtomicFile,
+    private readonly dim: number,
+  ) {
+    super(file);
+  }
+
+  async write(block: RowBlock): Promise<void> {
+    const bytes = bytesOf(block.rows);
+    await this.file.handle.write(bytes, 0, bytes.length, this.position);
+    this.position += bytes.length;
+    this.rows += block.ids.length;
+  }
+
+  protected async seal(): Promise<void> {
+    const header = npyHeader('<f4', [this.rows, this.dim], STREAMED_HEADER_SIZE);
+    await this.file.handle.write(header, 0, header.length, 0);
+  }
+}
+
+/**
+ * .npz: `embeddings` streams into the archive as it is computed; `ids`, `token_counts`,
+ * `truncated` (a few bytes a row) are kept until the end; `meta` is a 0-d string of JSON.
+ */
+class NpzSink extends FileSink {
+  private rows = 0;
+  private readonly ids: string[] = [];
+  private readonly tokenCounts: number[] = [];
+  private readonly truncated: boolean[] = [];
+
+  private constructor(
+    file: AtomicFile,
+    private readonly dim: number,
+    private readonly zip: ZipWriter,
+    private readonly embeddings: OpenEntry,
+  ) {
+    super(file);
+  }
+
+  static async create(file: AtomicFile, dim: number, forceZip64: boolean): Promise<NpzSink> {
+    const zip = new ZipWriter(file.handle, forceZip64);
+    const embeddings = await zip.begin('embeddings.npy', STREAMED_HEADER_SIZE);
+    return new NpzSink(file, dim, zip, embeddings);
+  }
+
+  async write(block: RowBlock): Promise<void> {
+    await this.embeddings.write(bytesOf(block.rows));
+    this.rows += block.ids.length;
+    for (let i = 0; i < block.ids.length; i++) {
+      this.ids.push(String(block.ids[i]));
+      this.tokenCounts.push(block.tokenCounts[i]);
+      this.truncated.push(block.truncated[i]);
+    }
+  }
+
+  protected async seal(meta: Record<string, unknown>): Promise<void> {
+    await this.embeddings.finish(npyHeader('<f4', [this.rows, this.dim], STREAMED_HEADER_SIZE));
+    await this.zip.add('ids.npy', unicodeNpy(this.ids));
+    await this.zip.add('token_counts.npy', int32Npy(this.tokenCounts));
+    await this.zip.add('truncated.npy', boolNpy(this.truncated));
+    await this.zip.add('meta.npy', unicodeNpy([JSON.stringify(meta)], []));
+    await this.zip.close();
+  }
+}
+
+/** JSON Lines in a file: one object per row. */
+class JsonlFileSink extends FileSink {
+  private position = 0;
+  constructor(
+    file: AtomicFile,
+    private readonly dim: number,
+  ) {
+    super(file);
+  }
+  async write(block: RowBlock): Promise<void> {
+    const bytes = Buffer.from(jsonLines(block, this.dim));
+    await this.file.handle.write(bytes, 0, bytes.length, this.position);
+    this.position += bytes.length;
+  }
+  protected async seal(): Promise<void> {}
+}
+
+/** JSON Lines on a stream (stdout), honouring backpressure. */
+class StreamSink implements RowSink {
+  constructor(
+    private readonly stream: Writable,
+    private readonly dim: number,
+  ) {}
+  async write(block: RowBlock): Promise<void> {
+    if (!this.stream.write(jsonLines(block, this.dim))) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(new OutputError(`stdout: ${err.message}`));
+        this.stream.once('error', onError);
+        this.stream.once('drain', () => {
+          this.stream.off('error', onError);
+          resolve();
+        });
+      });
+    }
+  }
+  async finish(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
+
+export interface SinkTarget {
+  /** A path, or '-' for `stdout`. */
+  path: string;
+  format: OutputFormat;
+  stdout: Writable;
+  forceZip64?: boolean;
+}
+
+export interface PreparedOutput {
+  /** The sink for rows of `dim` floats. */
+  open(dim: number): Promise<RowSink>;
+  /** Removes the temp file when the run fails before or after open(). */
+  discard(): Promise<void>;
+}
+
+/** Creates the temp file up front, so a bad -o fails before any model is loaded. */
+export async function prepareOutput(target: SinkTarget): Promise<PreparedOutput> {
+  if (target.path === '-') {
+    return { open: async (dim) => new StreamSink(target.stdout, dim), discard: async () => {} };
+  }
+  const file = await AtomicFile.create(target.path);
+  openFiles.add(file);
+  return {
+    async open(dim) {
+      switch (target.format) {
+        case 'npy':
+          return new NpySink(file, dim);
+        case 'npz':
+          return NpzSink.create(file, dim, target.forceZip64 ?? false);
+        case 'jsonl':
+          return new JsonlFileSink(file, dim);
+      }
+    },
+    async discard() {
+      openFiles.delete(file);
+      await file.discard();
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// The ALBERT encoder (transformers' AlbertModel, eager attention) as an ONNX graph, node for node
+// the way torch.onnx / Optimum export it at opset 17: Gather embeddings, LayerNormalization,
+// MatMul+Add projections, the additive float mask, and gelu_new spelled out with Tanh.
+import { type AlbertConfig, groupForLayer, layerPrefix } from './albert-config.js';
+import { DataType, type Graph, type Initializer, type Node } from './onnx-proto.js';
+import type { Weights } from './weights.js';
+
+export interface GraphOptions {
+  /** Optimum declares token_type_ids for ALBERT; some exports drop it and use type 0. */
+  tokenTypeInput: boolean;
+}
+
+// torch.finfo(torch.float32).min, what transformers adds at masked key positions.
+const FLOAT32_MIN = -3.4028234663852886e38;
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options: GraphOptions): Graph {
+  const nodes: Node[] = [];
+  const initializers: Initializer[] = [];
+  const seen = new Set<string>();
+  let counter = 0;
+
+  const op = (type: string, inputs: string[], attrs?: Node['attrs'], output?: string): string => {
+    const out = output ?? `/${type}_${counter++}_output`;
+    nodes.push({ op: type, inputs, outputs: [out], attrs });
+    return out;
+  };
+  const init = (name: string, dims: number[], data: Float32Array | BigInt64Array): string => {
+    if (!seen.has(name)) {
+      seen.add(name);
+      initializers.push({ name, dims, data });
+    }
+    return name;
+  };
+  const scalar = (name: string, value: number) => init(name, [], Float32Array.of(value));
+  const ints = (name: string, values: number[], dims = [values.length]) =>
+    init(name, dims, BigInt64Array.from(values.map(BigInt)));
+  const param = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`missing weight ${name}`);
+    return init(name, t.shape, t.data);
+  };
+  // PyTorch exports x @ W^T with W^T stored as the MatMul initializer.
+  const linear = (x: string, name: string) => {
+    const w = weights.get(`${name}.weight`);
+    if (!w) throw new Error(`missing weight ${name}.weight`);
+    const [out, inp] = w.shape;
+    const wt = init(`${name}.weight.T`, [inp, out], transpose(w.data, out, inp));
+    return op('Add', [op('MatMul', [x, wt]), param(`${name}.bias`)]);
+  };
+  const layerNorm = (x: string, name: string) =>
+    op('LayerNormalization', [x, param(`${name}.weight`), param(`${name}.bias`)], {
+      axis: -1,
+      epsilon: { float: config.layer_norm_eps },
+    });
+  const geluNew = (x: string) => {
+    const cube = op('Mul', [op('Mul', [x, x]), x]);
+    const inner = op('Mul', [op('Add', [x, op('Mul', [cube, scalar('gelu.c', 0.044715)])]), scalar('gelu.sqrt_2_over_pi', Math.sqrt(2 / Math.PI))]);
+    return op('Mul', [op('Mul', [x, scalar('gelu.half', 0.5)]), op('Add', [op('Tanh', [inner]), scalar('gelu.one', 1)])]);
+  };
+
+  // Embeddings: words + token types + absolute positions, LayerNorm, then the E -> H mapping.
+  const words = op('Gather', [param('embeddings.word_embeddings.weight'), 'input_ids']);
+  const tokenTypes = options.tokenTypeInput
+    ? op('Gather', [param('embeddings.token_type_embeddings.weight'), 'token_type_ids'])
+    : op('Gather', [param('embeddings.token_type_embeddings.weight'), ints('const.zero_scalar', [0], [])]);
+  const seqLen = op('Gather', [op('Shape', ['input_ids']), ints('const.one_scalar', [1], [])], { axis: 0 });
+  const positionIds = op('Range', [ints('const.zero_scalar', [0], []), seqLen, ints('const.one_scalar', [1], [])]);
+  const positions = op('Gather', [param('embeddings.position_embeddings.weight'), positionIds]);
+  const embedded = layerNorm(op('Add', [op('Add', [words, tokenTypes]), positions]), 'embeddings.LayerNorm');
+  let hidden = linear(embedded, 'encoder.embedding_hidden_mapping_in');
+
+  // [B, L] mask -> [B, 1, 1, L] additive bias: 0 where attended, float32 min where padded.
+  const mask4d = op('Unsqueeze', [op('Cast', ['attention_mask'], { to: DataType.FLOAT }), ints('const.axes_1_2', [1, 2])]);
+  const maskBias = op('Mul', [op('Sub', [scalar('const.one', 1), mask4d]), scalar('const.float32_min', FLOAT32_MIN)]);
+
+  const heads = config.num_attention_heads;
+  const headDim = config.hidden_size / heads;
+  const splitHeads = ints('const.split_heads', [0, 0, heads, headDim]);
+  const mergeHeads = ints('const.merge_heads', [0, 0, config.hidden_size]);
+  const scale = scalar('const.sqrt_head_dim', Math.sqrt(headDim));
+
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
+    const group = groupForLayer(config, layer);
+    for (let inner = 0; inner < config.inner_group_num; inner++) {
+      const p = layerPrefix(group, inner);
+      const q = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.query`), splitHeads])], { perm: [0, 2, 1, 3] });
+      const k = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.key`), splitHeads])], { perm: [0, 2, 3, 1] });
+      const v = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.value`), splitHeads])], { perm: [0, 2, 1, 3] });
+      const scores = op('Add', [op('Div', [op('MatMul', [q, k]), scale]), maskBias]);
+      const context = op('MatMul', [op('Softmax', [scores], { axis: -1 }), v]);
+      const merged = op('Reshape', [op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
+      const attended = layerNorm(op('Add', [hidden, linear(merged, `${p}.attention.dense`)]), `${p}.attention.LayerNorm`);
+      const ffn = linear(geluNew(linear(attended, `${p}.ffn`)), `${p}.ffn_output`);
+      hidden = layerNorm(op('Add', [ffn, attended]), `${p}.full_layer_layer_norm`);
+    }
+  }
+  op('Identity', [hidden], undefined, 'last_hidden_state');
+
+  const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
+  return {
+    name: 'main_graph',
+    nodes,
+    initializers,
+    inputs: [tokenInput('input_ids'), tokenInput('attention_mask'), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
+    outputs: [{ name: 'last_hidden_state', elemType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', config.hidden_size] }],
+  };
+}
