@@ -39,10 +39,13 @@ export function runCli(args: string[], options: { input?: string | Buffer; env?:
 
 /**
  * Runs Python with numpy, the real consumer of our files, and returns what the script prints as
- * JSON. There is no skip: where numpy is missing this throws, and the test fails.
+ * JSON. There is no skip: where numpy is missing this throws, and the test fails. CI points
+ * ALBERT_EMBED_TEST_PYTHON at Debian's python3 with python3-numpy.
  */
+export const PYTHON = process.env.ALBERT_EMBED_TEST_PYTHON || 'python3';
+
 export function numpy(script: string, ...args: string[]): any {
-  const result = spawnSync('python3', ['-c', `import json, sys, numpy\n${script}`, ...args], { encoding: 'utf8' });
+  const result = spawnSync(PYTHON, ['-c', `import json, sys, numpy\n${script}`, ...args], { encoding: 'utf8' });
   if (result.error) throw new Error(`python3 could not run: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`python3 failed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout);

@@ -1,7 +1,6 @@
 // The CLI: parse argv, run the command, report. Returns the exit code; never calls process.exit,
-// so the whole CLI runs in-process in tests.
-import { extract } from '../extract.js';
-import { describeModel, formatModelInfo } from '../info.js';
+// so the whole CLI runs in-process in tests. onnxruntime and Transformers.js are imported only
+// once a command needs them, so --help and usage errors answer at once.
 import type { CliIo } from './io.js';
 import { parseCommandLine } from './parse.js';
 import { ProgressLine, summaryLine } from './progress.js';
@@ -26,11 +25,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     };
 
     if (parsed.command === 'info') {
+      const { describeModel, formatModelInfo } = await import('../info.js');
       const info = await describeModel(parsed.embedder, notice);
       io.stdout.write(parsed.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatModelInfo(info)}\n`);
       return 0;
     }
 
+    const { extract } = await import('../extract.js');
     try {
       const summary = await extract(parsed.options, {
         stdin: io.stdin,

@@ -8,6 +8,8 @@ import type { Weights } from './weights.js';
 export interface GraphOptions {
   /** Optimum declares token_type_ids for ALBERT; some exports drop it and use type 0. */
   tokenTypeInput: boolean;
+  /** Optimum names the output last_hidden_state; other exporters may not. */
+  outputName?: string;
 }
 
 // torch.finfo(torch.float32).min, what transformers adds at masked key positions.
@@ -100,7 +102,8 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
       hidden = layerNorm(op('Add', [ffn, attended]), `${p}.full_layer_layer_norm`);
     }
   }
-  op('Identity', [hidden], undefined, 'last_hidden_state');
+  const outputName = options.outputName ?? 'last_hidden_state';
+  op('Identity', [hidden], undefined, outputName);
 
   const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
   return {
@@ -108,6 +111,6 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     nodes,
     initializers,
     inputs: [tokenInput('input_ids'), tokenInput('attention_mask'), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
-    outputs: [{ name: 'last_hidden_state', elemType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', config.hidden_size] }],
+    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', config.hidden_size] }],
   };
 }

@@ -15,6 +15,7 @@ export interface ModelSpec {
   architecture: Architecture;
   seed: number;
   tokenTypeInput: boolean;
+  outputName?: string;
 }
 
 export const TINY_EN: ModelSpec = {
@@ -76,7 +77,7 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     ...spec.architecture,
   };
   const weights = generateWeights(config, spec.seed);
-  const graph = buildAlbertGraph(config, weights, { tokenTypeInput: spec.tokenTypeInput });
+  const graph = buildAlbertGraph(config, weights, { tokenTypeInput: spec.tokenTypeInput, outputName: spec.outputName });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   json(join(dir, 'config.json'), {

@@ -1,0 +1,115 @@
+// argv -> options, as a table. Every flag reaches the one options object with its type.
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../errors.js';
+import { parseCommandLine, type ParsedCommand } from './parse.js';
+
+const env = { XDG_CACHE_HOME: '/cache' };
+function parse(argv: string[], overrides: { env?: Record<string, string>; stdinIsTTY?: boolean } = {}) {
+  let out = '';
+  let err = '';
+  const result = parseCommandLine(argv, {
+    env: overrides.env ?? env,
+    stdinIsTTY: overrides.stdinIsTTY ?? false,
+    writeOut: (t) => (out += t),
+    writeErr: (t) => (err += t),
+  });
+  return { result, out, err };
+}
+function extractOptions(argv: string[], overrides?: Parameters<typeof parse>[1]) {
+  const { result } = parse(['extract', ...argv], overrides);
+  if (result.command !== 'extract') throw new Error(`parsed as ${result.command}`);
+  return result.options;
+}
+
+describe('extract argv -> options', () => {
+  it('fills every default', () => {
+    const o = extractOptions(['in.txt', '-o', 'out.npz']);
+    expect(o).toMatchObject({
+      inputs: ['in.txt'],
+      inputFormat: 'auto',
+      textField: 'text',
+      idField: undefined,
+      output: 'out.npz',
+      outputFormat: 'npz',
+      embedder: {
+        pooling: 'mean',
+        normalize: false,
+        maxLength: undefined,
+        batch: { batchSize: 32, maxBatchTokens: 8192 },
+        model: {
+          model: 'Xenova/albert-base-v2',
+          dtype: 'fp32',
+          device: 'cpu',
+          hub: { cacheDir: '/cache/albert-embed', offline: false, revision: 'main', endpoint: 'https://huggingface.co' },
+        },
+      },
+    });
+    expect(o.embedder.model.threads).toBeGreaterThan(0);
+    expect(Object.isFrozen(o.embedder.model.hub)).toBe(true);
+  });
+
+  it.each<[string[], (o: ReturnType<typeof extractOptions>) => unknown, unknown]>([
+    [['a.txt', 'b.jsonl', '-o', 'x.npy'], (o) => [o.inputs, o.outputFormat], [['a.txt', 'b.jsonl'], 'npy']],
+    [['-o', '-'], (o) => [o.inputs, o.outputFormat], [['-'], 'jsonl']],
+    [['-', '-o', 'x.jsonl'], (o) => o.outputFormat, 'jsonl'],
+    [['-o', 'x.ndjson'], (o) => o.outputFormat, 'jsonl'],
+    [['-o', 'x.npz', '--model', './m', '--dtype', 'q8'], (o) => [o.embedder.model.model, o.embedder.model.dtype], ['./m', 'q8']],
+    [['-o', 'x.npz', '-m', 'a/b', '--revision', 'v2', '--cache-dir', '/c', '--offline'], (o) => o.embedder.model.hub, { cacheDir: '/c', offline: true, revision: 'v2', endpoint: 'https://huggingface.co', token: undefined }],
+    [['-o', 'x.npz', '--device', 'auto', '--threads', '3'], (o) => [o.embedder.model.device, o.embedder.model.threads], ['auto', 3]],
+    [['-o', 'x.npz', '--max-length', '64', '--pooling', 'max', '--normalize'], (o) => [o.embedder.maxLength, o.embedder.pooling, o.embedder.normalize], [64, 'max', true]],
+    [['-o', 'x.npz', '--batch-size', '8', '--max-batch-tokens', '1024'], (o) => o.embedder.batch, { batchSize: 8, maxBatchTokens: 1024 }],
+    [['x.jsonl', '-o', 'x.npz', '--input-format', 'text', '--text-field', 'body', '--id-field', 'key'], (o) => [o.inputFormat, o.textField, o.idField], ['text', 'body', 'key']],
+  ])('%j', (argv, pick, expected) => {
+    expect(pick(extractOptions(argv))).toEqual(expected);
+  });
+
+  it('reads the model and offline mode from the environment', () => {
+    const o = extractOptions(['-o', 'x.npz'], { env: { ALBERT_EMBED_MODEL: '/models/a', HF_HUB_OFFLINE: '1', ALBERT_EMBED_CACHE: '/ac', HF_ENDPOINT: 'http://127.0.0.1:9' } });
+    expect(o.embedder.model.model).toBe('/models/a');
+    expect(o.embedder.model.hub).toMatchObject({ offline: true, cacheDir: '/ac', endpoint: 'http://127.0.0.1:9' });
+  });
+
+  it.each<[string[], RegExp]>([
+    [['-o', 'x.csv'], /-o x\.csv: unknown output format/],
+    [['-o', 'x.npz', '--batch-size', '0'], /--batch-size must be a positive integer, got "0"/],
+    [['-o', 'x.npz', '--threads', 'many'], /--threads must be a positive integer, got "many"/],
+    [['-o', 'x.npz', '--max-length', '-5'], /--max-length must be a positive integer/],
+    [['-', '-', '-o', 'x.npz'], /stdin \(-\) can be read only once/],
+  ])('%j is a usage error', (argv, message) => {
+    expect(() => parse(['extract', ...argv])).toThrow(UsageError);
+    expect(() => parse(['extract', ...argv])).toThrow(message);
+  });
+
+  it('needs input when stdin is a terminal', () => {
+    expect(() => parse(['extract', '-o', 'x.npz'], { stdinIsTTY: true })).toThrow(/no input/);
+  });
+
+  it.each<[string[], RegExp]>([
+    [['extract', 'a.txt'], /required option '-o, --output <path>' not specified/],
+    [['extract', '-o', 'x.npz', '--pooling', 'sum'], /--pooling <mode>' argument 'sum' is invalid/],
+    [['extract', '-o', 'x.npz', '--dtype', 'fp64'], /argument 'fp64' is invalid/],
+    [['extract', '-o', 'x.npz', '--bogus'], /unknown option '--bogus'/],
+    [['embed'], /unknown command 'embed'/],
+  ])('commander rejects %j with exit code 2', (argv, message) => {
+    const { result, err } = parse(argv);
+    expect(result).toEqual<ParsedCommand>({ command: 'exit', code: 2 });
+    expect(err).toMatch(message);
+    expect(err.startsWith('albert-embed: ')).toBe(true);
+  });
+
+  it('prints help and version with exit code 0', () => {
+    const help = parse(['extract', '--help']);
+    expect(help.result).toEqual({ command: 'exit', code: 0 });
+    expect(help.out).toContain('--max-batch-tokens');
+    const version = parse(['--version']);
+    expect(version.result).toEqual({ command: 'exit', code: 0 });
+    expect(version.out).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe('info argv -> options', () => {
+  it('takes model flags and --json', () => {
+    const { result } = parse(['info', '--model', 'fixtures/albert-tiny', '--json', '--dtype', 'fp16']);
+    expect(result).toMatchObject({ command: 'info', json: true, embedder: { model: { model: 'fixtures/albert-tiny', dtype: 'fp16' } } });
+  });
+});

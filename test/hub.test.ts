@@ -1,0 +1,80 @@
+// Hub ids against a real HTTP server on loopback that serves the fixture in the hub's URL layout
+// (HF_ENDPOINT points the CLI at it): fetched once into the cache, then used offline.
+import { readFileSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir, TEXTS, TINY_EN } from './helpers.js';
+
+const REPO = 'fixture-org/albert-tiny';
+const en = join(TEXTS, 'en.txt');
+let server: Server;
+let endpoint: string;
+const requests: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const url = decodeURIComponent(req.url ?? '');
+    requests.push(url);
+    if (url === `/api/models/${REPO}/revision/main`) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ siblings: ['config.json', 'tokenizer.json', 'onnx/model.onnx'].map((rfilename) => ({ rfilename })) }));
+      return;
+    }
+    const prefix = `/${REPO}/resolve/main/`;
+    const file = url.startsWith(prefix) ? join(TINY_EN, url.slice(prefix.length)) : '';
+    if (file && !url.includes('..') && existsSync(file)) {
+      res.end(readFileSync(file));
+    } else {
+      res.statusCode = 404;
+      res.end('not found');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('hub ids', () => {
+  it('downloads once into the cache, then runs offline from it', async () => {
+    const cache = tempDir();
+    const env = { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: cache };
+    const first = await runCli(['extract', en, '-o', '-', '--model', REPO], { env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/downloading fixture-org\/albert-tiny onnx\/model\.onnx/);
+    expect(existsSync(join(cache, REPO, 'onnx', 'model.onnx'))).toBe(true);
+    expect(readFileSync(join(cache, REPO, 'tokenizer.json')).equals(readFileSync(join(TINY_EN, 'tokenizer.json')))).toBe(true);
+
+    const local = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '-q']);
+    expect(first.stdout).toBe(local.stdout);
+
+    const seen = requests.length;
+    const again = await runCli(['extract', en, '-o', '-', '--model', REPO, '-q'], { env });
+    expect(again.stdout).toBe(local.stdout);
+    expect(requests.length).toBe(seen); // fully cached: no request at all
+
+    const offline = await runCli(['extract', en, '-o', '-', '--model', REPO, '-q'], { env: { ...env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: '1' } });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toBe(local.stdout);
+  });
+
+  it('names the dtypes the hub repository has when the asked one is missing', async () => {
+    const r = await runCli(['extract', en, '-o', '-', '--model', REPO, '--dtype', 'q8'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/fixture-org\/albert-tiny has no onnx\/model_quantized\.onnx for --dtype q8 \(dtypes present: fp32\)/);
+  });
+
+  it('an unknown repository fails clearly', async () => {
+    const r = await runCli(['info', '--model', 'nobody/nothing'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/nobody\/nothing has no config\.json/);
+  });
+
+  it('without a network, says how to use a local folder', async () => {
+    const r = await runCli(['extract', en, '-o', '-', '--model', REPO], { env: { HF_ENDPOINT: 'http://127.0.0.1:9', ALBERT_EMBED_CACHE: tempDir() } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9\/fixture-org\/albert-tiny\/resolve\/main\/config\.json/);
+    expect(r.stderr).toMatch(/pass --model a local folder/);
+  });
+});
