@@ -25,6 +25,16 @@ const variants: Array<{ name: string; dir?: string; spec: ModelSpec; texts: stri
     spec: { ...TINY_EN, seed: 99, tokenTypeInput: false, architecture: { ...TINY_EN.architecture, num_hidden_layers: 6, num_hidden_groups: 3, inner_group_num: 1, layer_norm_eps: 1e-5 } },
     texts: english,
   },
+  {
+    name: 'no attention_mask input (batches of one length only)',
+    spec: { ...TINY_EN, seed: 5, attentionMaskInput: false, tokenTypeInput: false },
+    texts: english,
+  },
+  {
+    name: 'fixed [2, 24] input shape, as torch.onnx.export writes without dynamic_axes',
+    spec: { ...TINY_ZH, seed: 11, fixedShape: [2, 24] },
+    texts: [...chinese, '编程'.repeat(30)],
+  },
 ];
 
 const opened: Embedder[] = [];

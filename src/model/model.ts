@@ -62,6 +62,13 @@ function checkGraph(session: EncoderSession, path: string): void {
   if (!session.inputs.some((i) => i.name === 'input_ids')) {
     throw new ModelError(`graph ${path} has no input_ids input (inputs: ${session.inputs.map((i) => i.name).join(', ')})`);
   }
+  const ids = session.inputs.find((i) => i.name === 'input_ids');
+  if (typeof ids?.shape[1] === 'number' && !session.inputs.some((i) => i.name === 'attention_mask')) {
+    throw new ModelError(
+      `graph ${path} has a fixed sequence length of ${ids.shape[1]} and no attention_mask input, so shorter texts would attend to padding`,
+      'export with dynamic axes for batch and sequence, or with an attention_mask input',
+    );
+  }
   if (!session.outputs.some((o) => o.name === OUTPUT_NAME)) {
     throw new ModelError(
       `graph ${path} has no ${OUTPUT_NAME} output (outputs: ${session.outputs.map((o) => `${o.name} [${o.shape.join(', ')}]`).join(', ')})`,

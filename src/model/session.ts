@@ -69,13 +69,20 @@ async function create(path: string, device: 'cpu' | 'cuda', threads: number): Pr
 }
 
 function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSession {
+  const inputs = describe(session.inputMetadata);
+  // Some exporters declare int32 token inputs; everything else gets int64.
+  const int32Inputs = new Set(inputs.filter((i) => i.type === 'int32').map((i) => i.name));
   return {
     device,
-    inputs: describe(session.inputMetadata),
+    inputs,
     outputs: describe(session.outputMetadata),
     async run(feeds, output) {
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', feed.data, feed.dims);
+      for (const [name, feed] of Object.entries(feeds)) {
+        tensors[name] = int32Inputs.has(name)
+          ? new ort.Tensor('int32', Int32Array.from(feed.data, Number), feed.dims)
+          : new ort.Tensor('int64', feed.data, feed.dims);
+      }
       let result: ort.InferenceSession.ReturnType;
       try {
         result = await session.run(tensors, [output]);

@@ -7,6 +7,8 @@ export interface BatchLimits {
   batchSize: number;
   /** Most padded tokens (texts x longest length) in one batch; a single longer text still runs alone. */
   maxBatchTokens: number;
+  /** Only texts of one length per batch: for graphs without an attention mask, where padding would be attended. */
+  sameLength?: boolean;
 }
 
 /** Returns batches of indices into `lengths`, shortest texts first. */
@@ -17,7 +19,8 @@ export function planBatches(lengths: ArrayLike<number>, limits: BatchLimits): nu
   for (const index of order) {
     // Sorted ascending, so the newcomer is the longest and sets the padded length.
     const padded = (current.length + 1) * lengths[index];
-    if (current.length > 0 && (current.length >= limits.batchSize || padded > limits.maxBatchTokens)) {
+    const lengthChanges = limits.sameLength === true && current.length > 0 && lengths[current[0]] !== lengths[index];
+    if (current.length > 0 && (current.length >= limits.batchSize || padded > limits.maxBatchTokens || lengthChanges)) {
       batches.push(current);
       current = [];
     }

@@ -25,8 +25,11 @@ export class BatchEncoder {
   ) {
     if (endianness() !== 'LE') throw new InferenceError('albert-embed writes int64 tensors assuming a little-endian host');
     this.dim = model.config.hiddenSize;
-    // A graph exported with a fixed batch size only accepts exactly that many rows.
-    this.limits = model.fixedBatch ? { ...limits, batchSize: model.fixedBatch } : limits;
+    // A graph exported with a fixed batch size only accepts exactly that many rows; one without an
+    // attention mask would attend to padding, so it only ever sees batches of equal lengths
+    // (and a fixed sequence length it cannot be padded to at all; see chooseMaxLength).
+    const hasMask = model.session.inputs.some((i) => i.name === 'attention_mask');
+    this.limits = { ...limits, batchSize: model.fixedBatch ?? limits.batchSize, sameLength: !hasMask };
   }
 
   /** Pooled rows for `items`, in their order: a [items.length, dim] matrix, row-major. */

@@ -10,6 +10,10 @@ export interface GraphOptions {
   tokenTypeInput: boolean;
   /** Optimum names the output last_hidden_state; other exporters may not. */
   outputName?: string;
+  /** torch.onnx.export without an attention_mask argument attends to every position. */
+  attentionMaskInput?: boolean;
+  /** torch.onnx.export without dynamic_axes fixes [batch, sequence]. */
+  fixedShape?: [number, number];
 }
 
 // torch.finfo(torch.float32).min, what transformers adds at masked key positions.
@@ -78,8 +82,9 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
   let hidden = linear(embedded, 'encoder.embedding_hidden_mapping_in');
 
   // [B, L] mask -> [B, 1, 1, L] additive bias: 0 where attended, float32 min where padded.
-  const mask4d = op('Unsqueeze', [op('Cast', ['attention_mask'], { to: DataType.FLOAT }), ints('const.axes_1_2', [1, 2])]);
-  const maskBias = op('Mul', [op('Sub', [scalar('const.one', 1), mask4d]), scalar('const.float32_min', FLOAT32_MIN)]);
+  const withMask = options.attentionMaskInput ?? true;
+  const mask4d = withMask ? op('Unsqueeze', [op('Cast', ['attention_mask'], { to: DataType.FLOAT }), ints('const.axes_1_2', [1, 2])]) : '';
+  const maskBias = withMask ? op('Mul', [op('Sub', [scalar('const.one', 1), mask4d]), scalar('const.float32_min', FLOAT32_MIN)]) : '';
 
   const heads = config.num_attention_heads;
   const headDim = config.hidden_size / heads;
@@ -94,7 +99,8 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
       const q = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.query`), splitHeads])], { perm: [0, 2, 1, 3] });
       const k = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.key`), splitHeads])], { perm: [0, 2, 3, 1] });
       const v = op('Transpose', [op('Reshape', [linear(hidden, `${p}.attention.value`), splitHeads])], { perm: [0, 2, 1, 3] });
-      const scores = op('Add', [op('Div', [op('MatMul', [q, k]), scale]), maskBias]);
+      const scaled = op('Div', [op('MatMul', [q, k]), scale]);
+      const scores = withMask ? op('Add', [scaled, maskBias]) : scaled;
       const context = op('MatMul', [op('Softmax', [scores], { axis: -1 }), v]);
       const merged = op('Reshape', [op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
       const attended = layerNorm(op('Add', [hidden, linear(merged, `${p}.attention.dense`)]), `${p}.attention.LayerNorm`);
@@ -105,12 +111,13 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
   const outputName = options.outputName ?? 'last_hidden_state';
   op('Identity', [hidden], undefined, outputName);
 
-  const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: ['batch_size', 'sequence_length'] });
+  const [batch, sequence] = options.fixedShape ?? ['batch_size', 'sequence_length'];
+  const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: [batch, sequence] });
   return {
     name: 'main_graph',
     nodes,
     initializers,
-    inputs: [tokenInput('input_ids'), tokenInput('attention_mask'), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
-    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', config.hidden_size] }],
+    inputs: [tokenInput('input_ids'), ...(withMask ? [tokenInput('attention_mask')] : []), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
+    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: [batch, sequence, config.hidden_size] }],
   };
 }

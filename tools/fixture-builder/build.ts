@@ -16,6 +16,8 @@ export interface ModelSpec {
   seed: number;
   tokenTypeInput: boolean;
   outputName?: string;
+  attentionMaskInput?: boolean;
+  fixedShape?: [number, number];
 }
 
 export const TINY_EN: ModelSpec = {
@@ -77,7 +79,12 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     ...spec.architecture,
   };
   const weights = generateWeights(config, spec.seed);
-  const graph = buildAlbertGraph(config, weights, { tokenTypeInput: spec.tokenTypeInput, outputName: spec.outputName });
+  const graph = buildAlbertGraph(config, weights, {
+    tokenTypeInput: spec.tokenTypeInput,
+    outputName: spec.outputName,
+    attentionMaskInput: spec.attentionMaskInput,
+    fixedShape: spec.fixedShape,
+  });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   json(join(dir, 'config.json'), {
