@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModelFolder, TINY_EN as TINY_EN_SPEC } from '../tools/fixture-builder/build.js';
 import { createEmbedder, type Embedder } from '../src/index.js';
 import { maxAbsDiff, runCli, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
 
@@ -125,6 +126,33 @@ describe('extract', () => {
     const r = await runCli(['extract', en, '-o', '-', '-q'], { env: { ALBERT_EMBED_MODEL: TINY_ZH } });
     expect(r.code, r.stderr).toBe(0);
     expect(jsonLines(r.stdout)[0].embedding).toHaveLength(48);
+  });
+});
+
+describe('dtype files', () => {
+  // One folder with model.onnx (float32 output) and model_fp16.onnx (same weights, output cast to
+  // float16, as fp16 exports return it). fp16 rounding moves a value by at most 2^-11 of its
+  // magnitude, and the last LayerNorm bounds every hidden value by sqrt(63) x max gain + max bias
+  // < 12 here, so no pooled value may move by more than 12 x 2^-11 (about 0.006).
+  const folder = join(dir, 'two-dtypes');
+  buildModelFolder(folder, TINY_EN_SPEC);
+  buildModelFolder(folder, { ...TINY_EN_SPEC, float16Output: true, onnxFile: 'model_fp16.onnx' });
+
+  it('--dtype fp16 loads onnx/model_fp16.onnx and reads its float16 output', async () => {
+    const fp32 = await runCli(['extract', en, '-o', '-', '--model', folder, '-q']);
+    const fp16 = await runCli(['extract', en, '-o', '-', '--model', folder, '--dtype', 'fp16', '-q']);
+    expect(fp16.code, fp16.stderr).toBe(0);
+    const a = jsonLines(fp32.stdout);
+    const b = jsonLines(fp16.stdout);
+    a.forEach((row, i) => {
+      const diff = maxAbsDiff(row.embedding, b[i].embedding);
+      expect(diff).toBeLessThanOrEqual(12 * 2 ** -11);
+      expect(diff).toBeGreaterThan(0);
+    });
+    const info = JSON.parse((await runCli(['info', '--model', folder, '--dtype', 'fp16', '--json'])).stdout);
+    expect(info.dtypes).toEqual(['fp32', 'fp16']);
+    expect(info.onnx).toBe(join('onnx', 'model_fp16.onnx'));
+    expect(info.outputs[0].type).toBe('float16');
   });
 });
 

@@ -3,6 +3,7 @@
 // already spreads each batch over the intra-op thread pool.
 import * as ort from 'onnxruntime-node';
 import { DeviceError, InferenceError, ModelError, errorMessage } from '../errors.js';
+import { float16BitsToFloat32 } from './float16.js';
 
 export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
 
@@ -90,10 +91,13 @@ function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSes
         throw new InferenceError(`onnxruntime failed on a batch of shape [${Object.values(feeds)[0]?.dims.join(', ')}]: ${firstLine(err)}`, 'try a smaller --batch-size or --max-batch-tokens; run with --verbose for details');
       }
       const tensor = result[output];
-      if (tensor.type !== 'float32') {
-        throw new ModelError(`graph output ${output} is ${tensor.type}, expected float32`, 'fp16 graphs must keep float32 outputs, as Transformers.js exports do');
+      const dims = [...tensor.dims];
+      if (tensor.type === 'float32') return { data: tensor.data as Float32Array, dims };
+      if (tensor.type === 'float16') {
+        const data = tensor.data as unknown as ArrayBufferView;
+        return { data: float16BitsToFloat32(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)), dims };
       }
-      return { data: tensor.data as Float32Array, dims: [...tensor.dims] };
+      throw new ModelError(`graph output ${output} is ${tensor.type}; albert-embed reads float32 or float16 hidden states`);
     },
     release: () => session.release(),
   };

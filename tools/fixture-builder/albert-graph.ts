@@ -14,6 +14,8 @@ export interface GraphOptions {
   attentionMaskInput?: boolean;
   /** torch.onnx.export without dynamic_axes fixes [batch, sequence]. */
   fixedShape?: [number, number];
+  /** Cast the output to float16, as fp16 / q4f16 exports return it. */
+  float16Output?: boolean;
 }
 
 // torch.finfo(torch.float32).min, what transformers adds at masked key positions.
@@ -109,7 +111,8 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     }
   }
   const outputName = options.outputName ?? 'last_hidden_state';
-  op('Identity', [hidden], undefined, outputName);
+  if (options.float16Output) op('Cast', [hidden], { to: DataType.FLOAT16 }, outputName);
+  else op('Identity', [hidden], undefined, outputName);
 
   const [batch, sequence] = options.fixedShape ?? ['batch_size', 'sequence_length'];
   const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: [batch, sequence] });
@@ -118,6 +121,6 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     nodes,
     initializers,
     inputs: [tokenInput('input_ids'), ...(withMask ? [tokenInput('attention_mask')] : []), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
-    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: [batch, sequence, config.hidden_size] }],
+    outputs: [{ name: outputName, elemType: options.float16Output ? DataType.FLOAT16 : DataType.FLOAT, shape: [batch, sequence, config.hidden_size] }],
   };
 }

@@ -18,6 +18,9 @@ export interface ModelSpec {
   outputName?: string;
   attentionMaskInput?: boolean;
   fixedShape?: [number, number];
+  float16Output?: boolean;
+  /** File name under onnx/: model.onnx unless a dtype file is being built. */
+  onnxFile?: string;
 }
 
 export const TINY_EN: ModelSpec = {
@@ -84,6 +87,7 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     outputName: spec.outputName,
     attentionMaskInput: spec.attentionMaskInput,
     fixedShape: spec.fixedShape,
+    float16Output: spec.float16Output,
   });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
@@ -103,6 +107,6 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     join(dir, 'special_tokens_map.json'),
     Object.fromEntries(Object.entries(special).filter(([k]) => k.endsWith('_token'))),
   );
-  writeFileSync(join(dir, 'onnx', 'model.onnx'), encodeModel(graph, 17, 'albert-embed fixture builder'));
+  writeFileSync(join(dir, 'onnx', spec.onnxFile ?? 'model.onnx'), encodeModel(graph, 17, 'albert-embed fixture builder'));
   return { config, weights };
 }
