@@ -77,7 +77,6 @@ export function resolveEmbedderSettings(options: EmbedderOptions, env: Env = pro
         offline: options.offline ?? (truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE)),
         revision: options.revision ?? 'main',
         endpoint: env.HF_ENDPOINT || 'https://huggingface.co',
-        token: env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || undefined,
       },
     },
     maxLength,

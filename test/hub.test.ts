@@ -17,15 +17,12 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const url = decodeURIComponent(req.url ?? '');
     requests.push(url);
-    if (url === `/api/models/${REPO}/revision/main`) {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ siblings: ['config.json', 'tokenizer.json', 'onnx/model.onnx'].map((rfilename) => ({ rfilename })) }));
-      return;
-    }
     const prefix = `/${REPO}/resolve/main/`;
     const file = url.startsWith(prefix) ? join(TINY_EN, url.slice(prefix.length)) : '';
     if (file && !url.includes('..') && existsSync(file)) {
-      res.end(readFileSync(file));
+      const body = readFileSync(file);
+      res.setHeader('content-length', body.length);
+      res.end(req.method === 'HEAD' ? undefined : body);
     } else {
       res.statusCode = 404;
       res.end('not found');
@@ -68,13 +65,19 @@ describe('hub ids', () => {
   it('an unknown repository fails clearly', async () => {
     const r = await runCli(['info', '--model', 'nobody/nothing'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/nobody\/nothing has no config\.json/);
+    expect(r.stderr).toMatch(/nobody\/nothing has no config\.json at revision main on http:\/\/127\.0\.0\.1:\d+/);
   });
 
   it('without a network, says how to use a local folder', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', REPO], { env: { HF_ENDPOINT: 'http://127.0.0.1:9', ALBERT_EMBED_CACHE: tempDir() } });
+    // A port that was just free: nothing listens there, so the connection is refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const r = await runCli(['extract', en, '-o', '-', '--model', REPO], { env: { HF_ENDPOINT: closed, ALBERT_EMBED_CACHE: tempDir() } });
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9\/fixture-org\/albert-tiny\/resolve\/main\/config\.json/);
+    expect(r.stderr).toContain(`cannot reach ${closed} to fetch fixture-org/albert-tiny`);
+    expect(r.stderr).toMatch(/ECONNREFUSED/);
     expect(r.stderr).toMatch(/pass --model a local folder/);
   });
 });

@@ -47,7 +47,7 @@ export async function resolveModel(settings: ModelSettings, notice: (message: st
   if (looksLikePath(spec) || !isHubId(spec)) {
     return { spec, source: 'local', files: locateModelFiles(spec, settings.dtype) };
   }
-  const folder = await fetchFromHub(spec, settings.dtype, settings.hub, notice, readModelConfig);
+  const folder = await fetchFromHub(spec, settings.dtype, settings.hub, notice, (path) => readModelConfig(path).externalData);
   return { spec, source: 'hub', files: locateModelFiles(folder, settings.dtype) };
 }
 

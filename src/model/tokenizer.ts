@@ -1,10 +1,10 @@
-// The only module that imports @huggingface/transformers. It builds the checkpoint's own
-// tokenizer class from tokenizer.json + tokenizer_config.json and exposes the two things the
-// pipeline needs: content ids without special tokens, and the special tokens around them.
+// The checkpoint's own tokenizer (tokenizer.json + tokenizer_config.json, through
+// Transformers.js), reduced to what the pipeline needs: content ids without special tokens,
+// and the special tokens that go around them.
 import { readFileSync } from 'node:fs';
-import * as transformers from '@huggingface/transformers';
 import { ModelError, errorMessage } from '../errors.js';
 import { readJson } from './folder.js';
+import { instantiateTokenizer, type Tokenizer } from './transformers.js';
 
 export interface TextTokenizer {
   /** tokenizer.json model type: Unigram (SentencePiece), WordPiece, BPE. */
@@ -21,19 +21,8 @@ export interface TextTokenizer {
   encode(text: string): number[];
 }
 
-type TokenizerClass = new (json: unknown, config: unknown) => transformers.PreTrainedTokenizer;
-
-function tokenizerClass(name: string | undefined): { cls: TokenizerClass; className: string } {
-  const wanted = name?.replace(/Fast$/, '');
-  const candidate = wanted ? (transformers as Record<string, unknown>)[wanted] : undefined;
-  if (typeof candidate === 'function' && candidate.prototype instanceof transformers.PreTrainedTokenizer) {
-    return { cls: candidate as TokenizerClass, className: wanted! };
-  }
-  return { cls: transformers.PreTrainedTokenizer as unknown as TokenizerClass, className: 'PreTrainedTokenizer' };
-}
-
 /** Finds the special tokens around a probe text by comparing encodings with and without them. */
-function specialsAround(tok: transformers.PreTrainedTokenizer): { prefix: number[]; suffix: number[] } {
+function specialsAround(tok: Tokenizer): { prefix: number[]; suffix: number[] } {
   const probe = 'a';
   const full = tok.encode(probe, { add_special_tokens: true });
   const bare = tok.encode(probe, { add_special_tokens: false });
@@ -53,10 +42,10 @@ export function loadTokenizer(tokenizerPath: string, configPath: string | undefi
     throw new ModelError(`tokenizer ${tokenizerPath} is not valid JSON: ${errorMessage(err)}`, 'the checkpoint folder looks damaged; fetch or export it again');
   }
   const config = configPath ? readJson(configPath, 'tokenizer config') : {};
-  const { cls, className } = tokenizerClass(config.tokenizer_class as string | undefined);
-  let tok: transformers.PreTrainedTokenizer;
+  let tok: Tokenizer;
+  let className: string;
   try {
-    tok = new cls(json, config);
+    ({ tokenizer: tok, className } = instantiateTokenizer(json, config));
   } catch (err) {
     throw new ModelError(`tokenizer ${tokenizerPath} cannot be loaded: ${errorMessage(err)}`);
   }
