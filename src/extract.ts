@@ -107,14 +107,12 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
     sink = await output.open(embedder.dim);
     const stats: ExtractStats = { rows: 0, tokens: 0, truncated: 0, paddedTokens: 0, seconds: 0 };
     const total = totalBytes(options.inputs);
-    const counter = { bytesRead: 0 };
     const records = readRecords({
       files: options.inputs,
       format: options.inputFormat,
       textField: options.textField,
       idField: options.idField,
       stdin: io.stdin,
-      counter,
     });
     for await (const window of windows(records, options.windowSize)) {
       const items = window.map((r) => embedder!.tokenize(r.text));
@@ -127,7 +125,7 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       for (const t of truncated) if (t) stats.truncated++;
       stats.paddedTokens = embedder.tokenStats().padded;
       stats.seconds = (performance.now() - started) / 1000;
-      if (total) stats.fraction = Math.min(1, counter.bytesRead / total);
+      if (total) stats.fraction = Math.min(1, window[window.length - 1].bytesEnd / total);
       io.onProgress?.(stats);
     }
     const { fraction: _, ...done } = stats;

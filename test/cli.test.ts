@@ -1,10 +1,11 @@
 // End to end: the built CLI as a child process on the fixture models.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelFolder, TINY_EN as TINY_EN_SPEC } from '../tools/fixture-builder/build.js';
 import { createEmbedder, type Embedder } from '../src/index.js';
-import { maxAbsDiff, runCli, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
+import { maxAbsDiff, ROOT, runCli, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
 
 const dir = tempDir();
 const en = join(TEXTS, 'en.txt');
@@ -113,6 +114,23 @@ describe('extract', () => {
     const r = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--quiet']);
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n').every((l) => l.startsWith('{"id":'))).toBe(true);
+  });
+
+  it('without a terminal, stderr holds only the summary line', async () => {
+    const r = await runCli(['extract', en, '-o', join(dir, 'summary.npy'), '--model', TINY_EN]);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^albert-embed: 6 rows, \d+ tokens, none truncated, [\d.]+ s, [\d.]+ rows\/s, [\d,]+ tokens\/s, padding [\d.]+%, 64-d on cpu -> .*summary\.npy\n$/);
+  });
+
+  it('on a terminal, draws a progress line with rows/s and ETA, then the summary', async () => {
+    const big = join(dir, 'big.txt');
+    writeFileSync(big, Array.from({ length: 5000 }, (_, i) => `line ${i} of the quick brown fox`).join('\n'));
+    // util-linux `script` gives the CLI a pseudo-terminal for stdout and stderr.
+    const command = [process.execPath, join(ROOT, 'bin', 'albert-embed.js'), 'extract', big, '-o', join(dir, 'big.npy'), '--model', TINY_EN].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\r\x1b\[K2,048 rows \(\d+%\)\s+[\d,]+ rows\/s\s+[\d,]+ tok\/s\s+padding \d+%\s+ETA \d+:\d\d/);
+    expect(r.stdout).toMatch(/albert-embed: 5,000 rows/);
   });
 
   it('--device auto falls back to CPU and says so', async () => {

@@ -75,6 +75,7 @@ describe('extract argv -> options', () => {
     [['-o', 'x.npz', '--threads', 'many'], /--threads must be a positive integer, got "many"/],
     [['-o', 'x.npz', '--max-length', '-5'], /--max-length must be a positive integer/],
     [['-', '-', '-o', 'x.npz'], /stdin \(-\) can be read only once/],
+    [['a.txt', '-o', 'x.npz', '--id-field', 'id'], /--id-field id needs JSON Lines input, but a\.txt is read as text/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parse(['extract', ...argv])).toThrow(UsageError);
     expect(() => parse(['extract', ...argv])).toThrow(message);

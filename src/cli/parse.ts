@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { ExtractOptions } from '../extract.js';
-import { INPUT_FORMATS, type InputFormat } from '../input/records.js';
+import { formatOf, INPUT_FORMATS, type InputFormat } from '../input/records.js';
 import { DTYPES, type Dtype } from '../model/dtypes.js';
 import type { DeviceChoice } from '../model/session.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MODEL, DEVICES, resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from '../options.js';
@@ -84,6 +84,10 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
       throw new UsageError('no input: pass FILE arguments or pipe text into stdin', 'for example: albert-embed extract texts.txt -o embeddings.npz');
     }
     if (inputs.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be read only once');
+    const inputFormat = raw.inputFormat as InputFormat;
+    if (raw.idField !== undefined && !inputs.some((f) => formatOf(f, inputFormat) === 'jsonl')) {
+      throw new UsageError(`--id-field ${raw.idField} needs JSON Lines input, but ${inputs.join(', ')} is read as text`, 'name .jsonl files, or pass --input-format jsonl');
+    }
     const output = raw.output as string;
     const outputFormat = formatFromPath(output);
     if (!outputFormat) {
@@ -92,7 +96,7 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     const options: ExtractOptions = {
       embedder: resolveEmbedderSettings(embedderOptions(raw), ctx.env),
       inputs,
-      inputFormat: raw.inputFormat as InputFormat,
+      inputFormat,
       textField: raw.textField as string,
       idField: raw.idField as string | undefined,
       output,

@@ -46,7 +46,7 @@ export class ProgressLine {
     const now = performance.now();
     if (now - this.last < 200) return;
     this.last = now;
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const width = Math.max(20, (this.stream.columns || 80) - 1);
     this.stream.write(`\r\x1b[K${statusLine(stats).slice(0, width)}`);
     this.shown = true;
   }

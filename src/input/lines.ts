@@ -6,6 +6,8 @@ export interface Line {
   /** 1-based line number in its source. */
   number: number;
   text: string;
+  /** Bytes of the source up to the end of this line, its newline included. */
+  end: number;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -13,6 +15,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export async function* readLines(stream: AsyncIterable<Buffer | string>, source: string): AsyncGenerator<Line> {
   let carry: Buffer = Buffer.alloc(0);
   let number = 0;
+  let consumed = 0;
   const decode = (bytes: Buffer): string => {
     number++;
     let end = bytes.length;
@@ -30,11 +33,16 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
     const buffer = carry.length > 0 ? Buffer.concat([carry, bytes]) : bytes;
     let start = 0;
     for (let nl = buffer.indexOf(0x0a, start); nl !== -1; nl = buffer.indexOf(0x0a, start)) {
-      yield { number: number + 1, text: decode(buffer.subarray(start, nl)) };
+      const text = decode(buffer.subarray(start, nl));
+      consumed += nl + 1 - start;
+      yield { number, text, end: consumed };
       start = nl + 1;
     }
     carry = buffer.subarray(start);
   }
   // A last line without a newline is still a line; a trailing newline does not start another.
-  if (carry.length > 0) yield { number: number + 1, text: decode(carry) };
+  if (carry.length > 0) {
+    const text = decode(carry);
+    yield { number, text, end: consumed + carry.length };
+  }
 }

@@ -19,9 +19,9 @@ describe('readLines', () => {
   it('splits LF and CRLF, keeps empty lines, ignores one trailing newline', async () => {
     const lines = await collect(readLines(chunks('a\r\n\nb\n'), 'x'));
     expect(lines).toEqual([
-      { number: 1, text: 'a' },
-      { number: 2, text: '' },
-      { number: 3, text: 'b' },
+      { number: 1, text: 'a', end: 3 },
+      { number: 2, text: '', end: 4 },
+      { number: 3, text: 'b', end: 6 },
     ]);
   });
 
@@ -67,9 +67,9 @@ describe('readRecords', () => {
     writeFileSync(a, 'one\n\n');
     writeFileSync(b, 'three');
     expect(await collect(readRecords(spec([a, b])))).toEqual([
-      { id: 0, text: 'one' },
-      { id: 1, text: '' },
-      { id: 2, text: 'three' },
+      { id: 0, text: 'one', bytesEnd: 4 },
+      { id: 1, text: '', bytesEnd: 5 },
+      { id: 2, text: 'three', bytesEnd: 10 },
     ]);
   });
 
@@ -77,16 +77,16 @@ describe('readRecords', () => {
     const f = join(dir, 'r.jsonl');
     writeFileSync(f, '{"k":"x","body":"hi"}\n\n{"k":7,"body":""}\n');
     expect(await collect(readRecords(spec([f], { textField: 'body', idField: 'k' })))).toEqual([
-      { id: 'x', text: 'hi' },
-      { id: 7, text: '' },
+      { id: 'x', text: 'hi', bytesEnd: 22 },
+      { id: 7, text: '', bytesEnd: 41 },
     ]);
   });
 
   it('reads stdin as text unless told otherwise', async () => {
     const stdin = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}' }]);
+    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}', bytesEnd: 13 }]);
     const stdin2 = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a' }]);
+    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a', bytesEnd: 13 }]);
   });
 
   it.each([

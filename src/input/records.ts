@@ -12,6 +12,8 @@ export const INPUT_FORMATS: readonly InputFormat[] = ['auto', 'text', 'jsonl'];
 export interface TextRecord {
   id: RecordId;
   text: string;
+  /** Input bytes read up to the end of this record, over all inputs so far. */
+  bytesEnd: number;
 }
 
 export interface InputSpec {
@@ -21,8 +23,6 @@ export interface InputSpec {
   textField: string;
   idField?: string;
   stdin: Readable;
-  /** Incremented as input bytes are read, for progress and ETA. */
-  counter?: { bytesRead: number };
 }
 
 export const STDIN_NAME = '<stdin>';
@@ -47,7 +47,7 @@ export function checkInputs(files: readonly string[]): void {
   }
 }
 
-function jsonRecord(text: string, where: string, spec: InputSpec, index: number): TextRecord | undefined {
+function jsonRecord(text: string, where: string, spec: InputSpec, index: number): Omit<TextRecord, 'bytesEnd'> | undefined {
   if (text.trim() === '') return undefined;
   let value: unknown;
   try {
@@ -75,13 +75,6 @@ function jsonRecord(text: string, where: string, spec: InputSpec, index: number)
   return { id, text: body };
 }
 
-async function* counted(stream: AsyncIterable<Buffer | string>, counter?: { bytesRead: number }): AsyncGenerator<Buffer | string> {
-  for await (const chunk of stream) {
-    if (counter) counter.bytesRead += chunk.length;
-    yield chunk;
-  }
-}
-
 /** Total bytes of the inputs, or undefined when one of them is stdin. */
 export function totalBytes(files: readonly string[]): number | undefined {
   if (files.includes('-')) return undefined;
@@ -91,20 +84,24 @@ export function totalBytes(files: readonly string[]): number | undefined {
 /** Records of every input in order; ids default to the record's 0-based position overall. */
 export async function* readRecords(spec: InputSpec): AsyncGenerator<TextRecord> {
   let index = 0;
+  let before = 0;
   for (const file of spec.files) {
     const source = file === '-' ? STDIN_NAME : file;
     const format = formatOf(file, spec.format);
     const stream = file === '-' ? spec.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
-    for await (const line of readLines(counted(stream, spec.counter), source)) {
+    let end = 0;
+    for await (const line of readLines(stream, source)) {
+      end = line.end;
       if (format === 'text') {
-        yield { id: index++, text: line.text };
+        yield { id: index++, text: line.text, bytesEnd: before + end };
       } else {
         const record = jsonRecord(line.text, `${source}:${line.number}`, spec, index);
         if (record) {
           index++;
-          yield record;
+          yield { ...record, bytesEnd: before + end };
         }
       }
     }
+    before += end;
   }
 }
