@@ -58,7 +58,7 @@ describe('extract argv -> options', () => {
     [['-o', 'x.npz', '--device', 'auto', '--threads', '3'], (o) => [o.embedder.model.device, o.embedder.model.threads], ['auto', 3]],
     [['-o', 'x.npz', '--max-length', '64', '--pooling', 'max', '--normalize'], (o) => [o.embedder.maxLength, o.embedder.pooling, o.embedder.normalize], [64, 'max', true]],
     [['-o', 'x.npz', '--batch-size', '8', '--max-batch-tokens', '1024'], (o) => o.embedder.batch, { batchSize: 8, maxBatchTokens: 1024 }],
-    [['x.jsonl', '-o', 'x.npz', '--input-format', 'text', '--text-field', 'body', '--id-field', 'key'], (o) => [o.inputFormat, o.textField, o.idField], ['text', 'body', 'key']],
+    [['x.txt', '-o', 'x.npz', '--input-format', 'jsonl', '--text-field', 'body', '--id-field', 'key'], (o) => [o.inputFormat, o.textField, o.idField], ['jsonl', 'body', 'key']],
   ])('%j', (argv, pick, expected) => {
     expect(pick(extractOptions(argv))).toEqual(expected);
   });
