@@ -31,6 +31,11 @@ const variants: Array<{ name: string; dir?: string; spec: ModelSpec; texts: stri
     texts: english,
   },
   {
+    name: 'int32 token inputs and a float32 mask',
+    spec: { ...TINY_EN, seed: 3, idsType: 'int32', maskType: 'float32' },
+    texts: english,
+  },
+  {
     name: 'fixed [2, 24] input shape, as torch.onnx.export writes without dynamic_axes',
     spec: { ...TINY_ZH, seed: 11, fixedShape: [2, 24] },
     texts: [...chinese, '编程'.repeat(30)],

@@ -71,8 +71,9 @@ async function create(path: string, device: 'cpu' | 'cuda', threads: number): Pr
 
 function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSession {
   const inputs = describe(session.inputMetadata);
-  // Some exporters declare int32 token inputs; everything else gets int64.
-  const int32Inputs = new Set(inputs.filter((i) => i.type === 'int32').map((i) => i.name));
+  // Optimum declares int64 inputs; other exporters use int32 ids or a float32 mask. Feeds are
+  // built as int64 and converted where the graph asks for another type.
+  const declared = new Map(inputs.map((i) => [i.name, i.type]));
   return {
     device,
     inputs,
@@ -80,9 +81,13 @@ function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSes
     async run(feeds, output) {
       const tensors: Record<string, ort.Tensor> = {};
       for (const [name, feed] of Object.entries(feeds)) {
-        tensors[name] = int32Inputs.has(name)
-          ? new ort.Tensor('int32', Int32Array.from(feed.data, Number), feed.dims)
-          : new ort.Tensor('int64', feed.data, feed.dims);
+        const type = declared.get(name);
+        tensors[name] =
+          type === 'int32'
+            ? new ort.Tensor('int32', Int32Array.from(feed.data, Number), feed.dims)
+            : type === 'float32'
+              ? new ort.Tensor('float32', Float32Array.from(feed.data, Number), feed.dims)
+              : new ort.Tensor('int64', feed.data, feed.dims);
       }
       let result: ort.InferenceSession.ReturnType;
       try {

@@ -16,6 +16,9 @@ export interface GraphOptions {
   fixedShape?: [number, number];
   /** Cast the output to float16, as fp16 / q4f16 exports return it. */
   float16Output?: boolean;
+  /** Element types of the token inputs and of the mask; Optimum uses int64 for both. */
+  idsType?: 'int64' | 'int32';
+  maskType?: 'int64' | 'float32';
 }
 
 // torch.finfo(torch.float32).min, what transformers adds at masked key positions.
@@ -115,12 +118,14 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
   else op('Identity', [hidden], undefined, outputName);
 
   const [batch, sequence] = options.fixedShape ?? ['batch_size', 'sequence_length'];
-  const tokenInput = (name: string) => ({ name, elemType: DataType.INT64, shape: [batch, sequence] });
+  const idsType = options.idsType === 'int32' ? DataType.INT32 : DataType.INT64;
+  const maskType = options.maskType === 'float32' ? DataType.FLOAT : DataType.INT64;
+  const tokenInput = (name: string, elemType: number = idsType) => ({ name, elemType, shape: [batch, sequence] });
   return {
     name: 'main_graph',
     nodes,
     initializers,
-    inputs: [tokenInput('input_ids'), ...(withMask ? [tokenInput('attention_mask')] : []), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
+    inputs: [tokenInput('input_ids'), ...(withMask ? [tokenInput('attention_mask', maskType)] : []), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
     outputs: [{ name: outputName, elemType: options.float16Output ? DataType.FLOAT16 : DataType.FLOAT, shape: [batch, sequence, config.hidden_size] }],
   };
 }

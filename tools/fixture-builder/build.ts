@@ -19,6 +19,8 @@ export interface ModelSpec {
   attentionMaskInput?: boolean;
   fixedShape?: [number, number];
   float16Output?: boolean;
+  idsType?: 'int64' | 'int32';
+  maskType?: 'int64' | 'float32';
   /** File name under onnx/: model.onnx unless a dtype file is being built. */
   onnxFile?: string;
 }
@@ -88,6 +90,8 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     attentionMaskInput: spec.attentionMaskInput,
     fixedShape: spec.fixedShape,
     float16Output: spec.float16Output,
+    idsType: spec.idsType,
+    maskType: spec.maskType,
   });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });

@@ -65,7 +65,7 @@ const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
 
 /** onnx.TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT64: 7, FLOAT16: 10 } as const;
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
 
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
 
