@@ -8,7 +8,7 @@ if (major < 20) {
 }
 
 const { main } = await import('../dist/src/cli/main.js');
-const { discardOpenOutputsSync } = await import('../dist/src/output/sinks.js');
+const { discardOpenOutputsSync } = await import('../dist/src/output/atomic-file.js');
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {

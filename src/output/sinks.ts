@@ -1,12 +1,10 @@
-// Where embedding rows go: .npy, .npz and .jsonl files, or JSON Lines on stdout.
-// Files are written under a temporary name beside the target and renamed into place only when
-// the run succeeds, so a failed or interrupted run never leaves a partial file under the target.
-import { randomBytes } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+// Where embedding rows go: .npy, .npz and .jsonl files (through AtomicFile), or JSON Lines on
+// stdout.
+import { extname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OutputError, errorMessage } from '../errors.js';
+import { AtomicFile } from './atomic-file.js';
+import { jsonLines } from './jsonl.js';
 import { STREAMED_HEADER_SIZE, boolNpy, int32Npy, npyHeader, unicodeNpy } from './npy.js';
 import { ZipWriter, type OpenEntry } from './zip.js';
 
@@ -37,76 +35,8 @@ export function formatFromPath(path: string): OutputFormat | undefined {
   return ext === 'ndjson' ? 'jsonl' : (OUTPUT_FORMATS as readonly string[]).includes(ext) ? (ext as OutputFormat) : undefined;
 }
 
-/** Shortest decimal that reads back as the same float32. */
-export function formatFloat32(x: number): string {
-  if (!Number.isFinite(x)) return 'null';
-  for (let digits = 6; digits < 9; digits++) {
-    const s = x.toPrecision(digits);
-    if (Math.fround(Number(s)) === x) return String(Number(s));
-  }
-  return String(Number(x.toPrecision(9)));
-}
-
-function jsonLines(block: RowBlock, dim: number): string {
-  let text = '';
-  for (let i = 0; i < block.ids.length; i++) {
-    const values: string[] = new Array(dim);
-    for (let d = 0; d < dim; d++) values[d] = formatFloat32(block.rows[i * dim + d]);
-    text += `{"id":${JSON.stringify(block.ids[i])},"embedding":[${values.join(',')}],"tokens":${block.tokenCounts[i]},"truncated":${block.truncated[i]}}\n`;
-  }
-  return text;
-}
-
-/** A temporary file beside `target`, renamed onto it by commit(). */
-class AtomicFile {
-  private constructor(
-    readonly target: string,
-    readonly temp: string,
-    readonly handle: FileHandle,
-  ) {}
-
-  static async create(target: string): Promise<AtomicFile> {
-    try {
-      if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
-      const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-      return new AtomicFile(target, temp, await open(temp, 'wx'));
-    } catch (err) {
-      throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, 'choose an output path in an existing, writable folder');
-    }
-  }
-
-  async commit(): Promise<void> {
-    await this.handle.close();
-    try {
-      await rename(this.temp, this.target);
-    } catch (err) {
-      await rm(this.temp, { force: true });
-      throw new OutputError(`-o ${this.target}: cannot move the finished file into place: ${errorMessage(err)}`);
-    }
-  }
-
-  async discard(): Promise<void> {
-    await this.handle.close().catch(() => {});
-    await rm(this.temp, { force: true });
-  }
-
-  /** Last-resort cleanup from a signal handler, where nothing can be awaited. */
-  discardSync(): void {
-    rmSync(this.temp, { force: true });
-  }
-}
-
-/** Temp files still open, so that a signal can remove them before the process dies. */
-const openFiles = new Set<AtomicFile>();
-export function discardOpenOutputsSync(): void {
-  for (const f of openFiles) f.discardSync();
-  openFiles.clear();
-}
-
 abstract class FileSink implements RowSink {
-  protected constructor(protected readonly file: AtomicFile) {
-    openFiles.add(file);
-  }
+  protected constructor(protected readonly file: AtomicFile) {}
   abstract write(block: RowBlock): Promise<void>;
   protected abstract seal(meta: Record<string, unknown>): Promise<void>;
 
@@ -117,13 +47,10 @@ abstract class FileSink implements RowSink {
     } catch (err) {
       await this.file.discard();
       throw err instanceof OutputError ? err : new OutputError(`-o ${this.file.target}: write failed: ${errorMessage(err)}`);
-    } finally {
-      openFiles.delete(this.file);
     }
   }
 
   async abort(): Promise<void> {
-    openFiles.delete(this.file);
     await this.file.discard();
   }
 }
@@ -262,7 +189,6 @@ export async function prepareOutput(target: SinkTarget): Promise<PreparedOutput>
     return { open: async (dim) => new StreamSink(target.stdout, dim), discard: async () => {} };
   }
   const file = await AtomicFile.create(target.path);
-  openFiles.add(file);
   return {
     async open(dim) {
       switch (target.format) {
@@ -274,9 +200,6 @@ export async function prepareOutput(target: SinkTarget): Promise<PreparedOutput>
           return new JsonlFileSink(file, dim);
       }
     },
-    async discard() {
-      openFiles.delete(file);
-      await file.discard();
-    },
+    discard: () => file.discard(),
   };
 }
