@@ -57,6 +57,26 @@ const cases: Case[] = [
     code: 4,
     message: /has no tokenizer\.json/,
   },
+  {
+    name: 'tokenizer.json that is not JSON',
+    setup: (d) => {
+      cpSync(TINY_EN, join(d, 'model'), { recursive: true });
+      writeFileSync(join(d, 'model', 'tokenizer.json'), 'garbage\n');
+    },
+    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'model')],
+    code: 4,
+    message: /tokenizer .*tokenizer\.json is not valid JSON/,
+  },
+  {
+    name: 'tokenizer.json without a model',
+    setup: (d) => {
+      cpSync(TINY_EN, join(d, 'model'), { recursive: true });
+      writeFileSync(join(d, 'model', 'tokenizer.json'), '{}');
+    },
+    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'model')],
+    code: 4,
+    message: /tokenizer .*tokenizer\.json cannot be loaded/,
+  },
   { name: 'missing dtype file', args: (o) => ['extract', en, '-o', o, '--model', TINY_EN, '--dtype', 'q8'], code: 4, message: /no onnx\/model_quantized\.onnx for --dtype q8 \(dtypes present: fp32\).*use --dtype fp32/ },
   {
     name: 'graph without last_hidden_state',
