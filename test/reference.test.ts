@@ -31,6 +31,11 @@ const variants: Array<{ name: string; dir?: string; spec: ModelSpec; texts: stri
     texts: english,
   },
   {
+    name: 'older torch export: opset 14 with LayerNorm spelled out, extra pooler_output, no token_type_ids',
+    spec: { ...TINY_EN, seed: 21, opset: 14, poolerOutput: true, tokenTypeInput: false, architecture: { ...TINY_EN.architecture, num_hidden_layers: 2, num_hidden_groups: 1, inner_group_num: 3 } },
+    texts: english,
+  },
+  {
     name: 'int32 token inputs and a float32 mask',
     spec: { ...TINY_EN, seed: 3, idsType: 'int32', maskType: 'float32' },
     texts: english,

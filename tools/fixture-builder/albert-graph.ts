@@ -19,6 +19,10 @@ export interface GraphOptions {
   /** Element types of the token inputs and of the mask; Optimum uses int64 for both. */
   idsType?: 'int64' | 'int32';
   maskType?: 'int64' | 'float32';
+  /** 17 (default) uses LayerNormalization; 14 spells it out as older torch exports do. */
+  opset?: 14 | 17;
+  /** Also output pooler_output (tanh of a dense layer on the first token), as AlbertModel returns it. */
+  poolerOutput?: boolean;
 }
 
 // torch.finfo(torch.float32).min, what transformers adds at masked key positions.
@@ -64,11 +68,18 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     const wt = init(`${name}.weight.T`, [inp, out], transpose(w.data, out, inp));
     return op('Add', [op('MatMul', [x, wt]), param(`${name}.bias`)]);
   };
-  const layerNorm = (x: string, name: string) =>
-    op('LayerNormalization', [x, param(`${name}.weight`), param(`${name}.bias`)], {
-      axis: -1,
-      epsilon: { float: config.layer_norm_eps },
-    });
+  const layerNorm = (x: string, name: string) => {
+    if ((options.opset ?? 17) >= 17) {
+      return op('LayerNormalization', [x, param(`${name}.weight`), param(`${name}.bias`)], {
+        axis: -1,
+        epsilon: { float: config.layer_norm_eps },
+      });
+    }
+    const centered = op('Sub', [x, op('ReduceMean', [x], { axes: [-1], keepdims: 1 })]);
+    const variance = op('ReduceMean', [op('Pow', [centered, scalar('const.two', 2)])], { axes: [-1], keepdims: 1 });
+    const normed = op('Div', [centered, op('Sqrt', [op('Add', [variance, scalar(`${name}.eps`, config.layer_norm_eps)])])]);
+    return op('Add', [op('Mul', [normed, param(`${name}.weight`)]), param(`${name}.bias`)]);
+  };
   const geluNew = (x: string) => {
     const cube = op('Mul', [op('Mul', [x, x]), x]);
     const inner = op('Mul', [op('Add', [x, op('Mul', [cube, scalar('gelu.c', 0.044715)])]), scalar('gelu.sqrt_2_over_pi', Math.sqrt(2 / Math.PI))]);
@@ -116,6 +127,10 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
   const outputName = options.outputName ?? 'last_hidden_state';
   if (options.float16Output) op('Cast', [hidden], { to: DataType.FLOAT16 }, outputName);
   else op('Identity', [hidden], undefined, outputName);
+  if (options.poolerOutput) {
+    const first = op('Gather', [hidden, ints('const.zero_scalar', [0], [])], { axis: 1 });
+    op('Tanh', [linear(first, 'pooler')], undefined, 'pooler_output');
+  }
 
   const [batch, sequence] = options.fixedShape ?? ['batch_size', 'sequence_length'];
   const idsType = options.idsType === 'int32' ? DataType.INT32 : DataType.INT64;
@@ -126,6 +141,9 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     nodes,
     initializers,
     inputs: [tokenInput('input_ids'), ...(withMask ? [tokenInput('attention_mask', maskType)] : []), ...(options.tokenTypeInput ? [tokenInput('token_type_ids')] : [])],
-    outputs: [{ name: outputName, elemType: options.float16Output ? DataType.FLOAT16 : DataType.FLOAT, shape: [batch, sequence, config.hidden_size] }],
+    outputs: [
+      { name: outputName, elemType: options.float16Output ? DataType.FLOAT16 : DataType.FLOAT, shape: [batch, sequence, config.hidden_size] },
+      ...(options.poolerOutput ? [{ name: 'pooler_output', elemType: DataType.FLOAT, shape: [batch, config.hidden_size] }] : []),
+    ],
   };
 }

@@ -21,6 +21,8 @@ export interface ModelSpec {
   float16Output?: boolean;
   idsType?: 'int64' | 'int32';
   maskType?: 'int64' | 'float32';
+  opset?: 14 | 17;
+  poolerOutput?: boolean;
   /** File name under onnx/: model.onnx unless a dtype file is being built. */
   onnxFile?: string;
 }
@@ -92,6 +94,8 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     float16Output: spec.float16Output,
     idsType: spec.idsType,
     maskType: spec.maskType,
+    opset: spec.opset,
+    poolerOutput: spec.poolerOutput,
   });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
@@ -111,6 +115,6 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     join(dir, 'special_tokens_map.json'),
     Object.fromEntries(Object.entries(special).filter(([k]) => k.endsWith('_token'))),
   );
-  writeFileSync(join(dir, 'onnx', spec.onnxFile ?? 'model.onnx'), encodeModel(graph, 17, 'albert-embed fixture builder'));
+  writeFileSync(join(dir, 'onnx', spec.onnxFile ?? 'model.onnx'), encodeModel(graph, spec.opset ?? 17, 'albert-embed fixture builder'));
   return { config, weights };
 }

@@ -66,5 +66,7 @@ export function generateWeights(config: AlbertConfig, seed: number): Weights {
       layerNorm(`${p}.full_layer_layer_norm`, H);
     }
   }
+  // Drawn last so that adding it left every earlier tensor (and the committed fixtures) unchanged.
+  linear('pooler', H, H);
   return weights;
 }
