@@ -3,26 +3,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlbertConfig } from './albert-config.js';
-import { buildAlbertGraph } from './albert-graph.js';
+import { buildAlbertGraph, type GraphOptions } from './albert-graph.js';
 import { encodeModel } from './onnx-proto.js';
 import { CHINESE_TOKENIZER_CONFIG, ENGLISH_TOKENIZER_CONFIG, chineseWordPieceTokenizer, englishUnigramTokenizer } from './tokenizers.js';
 import { generateWeights, type Weights } from './weights.js';
 
 export type Architecture = Omit<AlbertConfig, 'vocab_size' | 'model_type' | 'hidden_act' | 'position_embedding_type' | 'pad_token_id'>;
 
-export interface ModelSpec {
+/** A checkpoint to build: its tokenizer language, architecture, weight seed and graph shape. */
+export interface ModelSpec extends GraphOptions {
   language: 'en' | 'zh';
   architecture: Architecture;
   seed: number;
-  tokenTypeInput: boolean;
-  outputName?: string;
-  attentionMaskInput?: boolean;
-  fixedShape?: [number, number];
-  float16Output?: boolean;
-  idsType?: 'int64' | 'int32';
-  maskType?: 'int64' | 'float32';
-  opset?: 14 | 17;
-  poolerOutput?: boolean;
   /** File name under onnx/: model.onnx unless a dtype file is being built. */
   onnxFile?: string;
 }
@@ -86,17 +78,7 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     ...spec.architecture,
   };
   const weights = generateWeights(config, spec.seed);
-  const graph = buildAlbertGraph(config, weights, {
-    tokenTypeInput: spec.tokenTypeInput,
-    outputName: spec.outputName,
-    attentionMaskInput: spec.attentionMaskInput,
-    fixedShape: spec.fixedShape,
-    float16Output: spec.float16Output,
-    idsType: spec.idsType,
-    maskType: spec.maskType,
-    opset: spec.opset,
-    poolerOutput: spec.poolerOutput,
-  });
+  const graph = buildAlbertGraph(config, weights, spec);
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   json(join(dir, 'config.json'), {
