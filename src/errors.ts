@@ -11,6 +11,7 @@ export const ExitCode = {
   device: 5,
   output: 6,
   inference: 7,
+  /** Set by bin/albert-embed.js on SIGINT/SIGTERM, after removing any temp output. */
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -53,11 +54,6 @@ export class OutputError extends AlbertEmbedError {
 /** onnxruntime failed while running the graph. */
 export class InferenceError extends AlbertEmbedError {
   readonly exitCode = ExitCode.inference;
-}
-
-/** The run was stopped by SIGINT/SIGTERM; outputs were discarded. */
-export class InterruptedError extends AlbertEmbedError {
-  readonly exitCode = ExitCode.interrupted;
 }
 
 export function errorMessage(err: unknown): string {

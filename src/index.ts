@@ -20,7 +20,6 @@ export {
   DeviceError,
   OutputError,
   InferenceError,
-  InterruptedError,
   ExitCode,
 } from './errors.js';
 export { main } from './cli/main.js';
