@@ -121,9 +121,10 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       const truncated = items.map((item) => item.truncated);
       await sink.write({ rows, ids: window.map((r) => r.id), tokenCounts, truncated });
       stats.rows += window.length;
-      for (const n of tokenCounts) stats.tokens += n;
       for (const t of truncated) if (t) stats.truncated++;
-      stats.paddedTokens = embedder.tokenStats().padded;
+      const tokenStats = embedder.tokenStats();
+      stats.tokens = tokenStats.real;
+      stats.paddedTokens = tokenStats.padded;
       stats.seconds = (performance.now() - started) / 1000;
       if (total) stats.fraction = Math.min(1, window[window.length - 1].bytesEnd / total);
       io.onProgress?.(stats);

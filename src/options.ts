@@ -13,6 +13,8 @@ export const DEFAULT_MODEL = 'Xenova/albert-base-v2';
 export const DEVICES: readonly DeviceChoice[] = ['cpu', 'cuda', 'auto'];
 export const DEFAULT_BATCH_SIZE = 32;
 export const DEFAULT_MAX_BATCH_TOKENS = 8192;
+/** Records tokenized and length-sorted together by extract: bounds memory, feeds the sort. */
+export const DEFAULT_WINDOW = 2048;
 
 /** What a library caller may pass to createEmbedder; everything is optional. */
 export interface EmbedderOptions {

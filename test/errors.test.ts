@@ -18,12 +18,14 @@ interface Case {
   message: RegExp;
 }
 
-const brokenModel = (dir: string, remove: string) => {
+/** A copy of the English fixture in `dir`/model with `file` replaced by `content`, or removed (null). */
+const editedModel = (dir: string, file: string, content: string | null) => {
   const copy = join(dir, 'model');
   cpSync(TINY_EN, copy, { recursive: true });
-  rmSync(join(copy, remove));
-  return copy;
+  if (content === null) rmSync(join(copy, file));
+  else writeFileSync(join(copy, file), content);
 };
+const inModel = (o: string, d: string) => ['extract', en, '-o', o, '--model', join(d, 'model')];
 
 const cases: Case[] = [
   { name: 'missing input file', args: (o) => ['extract', 'nope.txt', '-o', o, '--model', TINY_EN], code: 3, message: /input file nope\.txt cannot be read: ENOENT/ },
@@ -52,28 +54,22 @@ const cases: Case[] = [
   { name: 'model folder that does not exist', args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'no-model')], code: 4, message: /model folder .*no-model cannot be read.*--model/ },
   {
     name: 'model folder without tokenizer.json',
-    setup: (d) => void brokenModel(d, 'tokenizer.json'),
-    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'model')],
+    setup: (d) => editedModel(d, 'tokenizer.json', null),
+    args: inModel,
     code: 4,
     message: /has no tokenizer\.json/,
   },
   {
     name: 'tokenizer.json that is not JSON',
-    setup: (d) => {
-      cpSync(TINY_EN, join(d, 'model'), { recursive: true });
-      writeFileSync(join(d, 'model', 'tokenizer.json'), 'garbage\n');
-    },
-    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'model')],
+    setup: (d) => editedModel(d, 'tokenizer.json', 'garbage\n'),
+    args: inModel,
     code: 4,
     message: /tokenizer .*tokenizer\.json is not valid JSON/,
   },
   {
     name: 'tokenizer.json without a model',
-    setup: (d) => {
-      cpSync(TINY_EN, join(d, 'model'), { recursive: true });
-      writeFileSync(join(d, 'model', 'tokenizer.json'), '{}');
-    },
-    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'model')],
+    setup: (d) => editedModel(d, 'tokenizer.json', '{}'),
+    args: inModel,
     code: 4,
     message: /tokenizer .*tokenizer\.json cannot be loaded/,
   },
@@ -87,11 +83,8 @@ const cases: Case[] = [
   },
   {
     name: 'corrupt ONNX file',
-    setup: (d) => {
-      cpSync(TINY_EN, join(d, 'corrupt'), { recursive: true });
-      writeFileSync(join(d, 'corrupt', 'onnx', 'model.onnx'), 'not a protobuf');
-    },
-    args: (o, d) => ['extract', en, '-o', o, '--model', join(d, 'corrupt')],
+    setup: (d) => editedModel(d, 'onnx/model.onnx', 'not a protobuf'),
+    args: inModel,
     code: 4,
     message: /onnxruntime cannot load .*model\.onnx/,
   },

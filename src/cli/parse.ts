@@ -6,7 +6,7 @@ import type { ExtractOptions } from '../extract.js';
 import { formatOf, INPUT_FORMATS, type InputFormat } from '../input/records.js';
 import { DTYPES, type Dtype } from '../model/dtypes.js';
 import type { DeviceChoice } from '../model/session.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MODEL, DEVICES, resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from '../options.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MODEL, DEFAULT_WINDOW, DEVICES, resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from '../options.js';
 import { formatFromPath } from '../output/sinks.js';
 import { POOLINGS, type Pooling } from '../pipeline/pooling.js';
 import { VERSION } from '../version.js';
@@ -28,8 +28,6 @@ export interface ParseContext {
   writeOut: (text: string) => void;
   writeErr: (text: string) => void;
 }
-
-export const DEFAULT_WINDOW = 2048;
 
 function integer(flag: string) {
   return (value: string): number => {
