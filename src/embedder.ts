@@ -3,7 +3,7 @@ import { UsageError } from './errors.js';
 import type { Dtype } from './model/dtypes.js';
 import { loadModel, type LoadedModel } from './model/model.js';
 import { ORT_VERSION } from './model/session.js';
-import { resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from './options.js';
+import { DEFAULT_MAX_BATCH_TOKENS, resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from './options.js';
 import { BatchEncoder, type PoolSettings } from './pipeline/encoder.js';
 import type { Pooling } from './pipeline/pooling.js';
 import { tokenize, type Tokenized } from './pipeline/tokenize.js';
@@ -70,7 +70,10 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
   let encoder: BatchEncoder;
   try {
     maxLength = chooseMaxLength(model, settings.maxLength);
-    encoder = new BatchEncoder(model, settings.batch);
+    encoder = new BatchEncoder(model, {
+      batchSize: settings.batch.batchSize,
+      maxBatchTokens: settings.batch.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS[model.session.device],
+    });
   } catch (err) {
     await model.session.release();
     throw err;

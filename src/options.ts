@@ -6,13 +6,18 @@ import { UsageError } from './errors.js';
 import { DTYPES, isDtype, type Dtype } from './model/dtypes.js';
 import type { ModelSettings } from './model/model.js';
 import type { DeviceChoice } from './model/session.js';
-import type { BatchLimits } from './pipeline/batching.js';
 import { POOLINGS, type Pooling } from './pipeline/pooling.js';
 
 export const DEFAULT_MODEL = 'Xenova/albert-base-v2';
 export const DEVICES: readonly DeviceChoice[] = ['cpu', 'cuda', 'auto'];
 export const DEFAULT_BATCH_SIZE = 32;
-export const DEFAULT_MAX_BATCH_TOKENS = 8192;
+/**
+ * Padded tokens per forward pass when --max-batch-tokens is not given. On CPU, measured by
+ * `npm run bench -- engine` (BENCHMARKS.md): budgets of 512-1024 keep a batch's feed-forward
+ * activations (tokens x 3072 floats, 12 MiB at 1024) in cache, and 8192 ran 25% slower. The
+ * CUDA figure follows text-embeddings-inference's default and is not measured here.
+ */
+export const DEFAULT_MAX_BATCH_TOKENS: Readonly<Record<'cpu' | 'cuda', number>> = { cpu: 1024, cuda: 16384 };
 /** Records tokenized and length-sorted together by extract: bounds memory, feeds the sort. */
 export const DEFAULT_WINDOW = 2048;
 
@@ -42,7 +47,8 @@ export interface EmbedderSettings {
   maxLength?: number;
   pooling: Pooling;
   normalize: boolean;
-  batch: BatchLimits;
+  /** maxBatchTokens undefined: DEFAULT_MAX_BATCH_TOKENS for the device the session opens on. */
+  batch: { batchSize: number; maxBatchTokens?: number };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -86,7 +92,7 @@ export function resolveEmbedderSettings(options: EmbedderOptions, env: Env = pro
     normalize: options.normalize ?? false,
     batch: {
       batchSize: positiveInt(options.batchSize, '--batch-size', DEFAULT_BATCH_SIZE),
-      maxBatchTokens: positiveInt(options.maxBatchTokens, '--max-batch-tokens', DEFAULT_MAX_BATCH_TOKENS),
+      maxBatchTokens: options.maxBatchTokens === undefined ? undefined : positiveInt(options.maxBatchTokens, '--max-batch-tokens', 0),
     },
   };
   return settings;

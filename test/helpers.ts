@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'albert-embed.js');
@@ -10,8 +10,9 @@ export const TINY_EN = join(ROOT, 'fixtures', 'albert-tiny');
 export const TINY_ZH = join(ROOT, 'fixtures', 'albert-tiny-zh');
 export const TEXTS = join(ROOT, 'fixtures', 'texts');
 
+/** A fresh folder inside the run's scratch root (test/global-setup.ts removes it at the end). */
 export function tempDir(prefix = 'albert-embed-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(inject('scratchRoot'), prefix));
 }
 
 export interface CliResult {
@@ -23,7 +24,7 @@ export interface CliResult {
 /** Runs the built CLI as a real child process. */
 export function runCli(args: string[], options: { input?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const env = { ...process.env, ALBERT_EMBED_CACHE: join(tmpdir(), 'albert-embed-test-cache-unused'), HF_HUB_OFFLINE: undefined, ...options.env };
+    const env = { ...process.env, ALBERT_EMBED_CACHE: join(inject('scratchRoot'), 'cache-unused'), HF_HUB_OFFLINE: undefined, ...options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -35,7 +35,7 @@ describe('extract argv -> options', () => {
         pooling: 'mean',
         normalize: false,
         maxLength: undefined,
-        batch: { batchSize: 32, maxBatchTokens: 8192 },
+        batch: { batchSize: 32, maxBatchTokens: undefined },
         model: {
           model: 'Xenova/albert-base-v2',
           dtype: 'fp32',

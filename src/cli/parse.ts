@@ -74,7 +74,11 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     .addOption(new Option('--pooling <mode>', 'mean and max over real tokens, or the [CLS] vector').choices(POOLINGS).default('mean'))
     .addOption(new Option('--normalize', 'L2-normalize every row'))
     .addOption(new Option('--batch-size <n>', 'most texts per forward pass').argParser(integer('--batch-size')).default(DEFAULT_BATCH_SIZE))
-    .addOption(new Option('--max-batch-tokens <n>', 'most padded tokens per forward pass').argParser(integer('--max-batch-tokens')).default(DEFAULT_MAX_BATCH_TOKENS));
+    .addOption(
+        new Option('--max-batch-tokens <n>', `most padded tokens per forward pass (default: ${DEFAULT_MAX_BATCH_TOKENS.cpu} on CPU, ${DEFAULT_MAX_BATCH_TOKENS.cuda} on CUDA)`).argParser(
+          integer('--max-batch-tokens'),
+        ),
+      );
 
   extract.action((files: string[], raw: Record<string, unknown>) => {
     const inputs = files.length > 0 ? files : ['-'];

@@ -19,8 +19,9 @@ export interface TensorInfo {
   shape: Array<number | string>;
 }
 
-export interface Int64Feed {
-  data: BigInt64Array;
+/** A token-aligned input ([batch, sequence]) in the element type the graph declares. */
+export interface TokenFeed {
+  data: BigInt64Array | Int32Array | Float32Array;
   dims: number[];
 }
 
@@ -33,7 +34,7 @@ export interface EncoderSession {
   readonly device: 'cpu' | 'cuda';
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
-  run(feeds: Record<string, Int64Feed>, output: string): Promise<FloatOutput>;
+  run(feeds: Record<string, TokenFeed>, output: string): Promise<FloatOutput>;
   release(): Promise<void>;
 }
 
@@ -65,30 +66,22 @@ async function create(path: string, device: 'cpu' | 'cuda', threads: number): Pr
     graphOptimizationLevel: 'all',
     // Native warnings would interleave with our stderr; real failures still reach us as exceptions.
     logSeverityLevel: 3,
+    // Idle pool threads sleep instead of spinning: `npm run bench -- engine` measures no loss
+    // (batches are hundreds of milliseconds of work), and spinning threads would take CPU from
+    // tokenization and from the other processes of a shell pipeline. (See BENCHMARKS.md.)
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   return ort.InferenceSession.create(path, options);
 }
 
 function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSession {
-  const inputs = describe(session.inputMetadata);
-  // Optimum declares int64 inputs; other exporters use int32 ids or a float32 mask. Feeds are
-  // built as int64 and converted where the graph asks for another type.
-  const declared = new Map(inputs.map((i) => [i.name, i.type]));
   return {
     device,
-    inputs,
+    inputs: describe(session.inputMetadata),
     outputs: describe(session.outputMetadata),
     async run(feeds, output) {
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, feed] of Object.entries(feeds)) {
-        const type = declared.get(name);
-        tensors[name] =
-          type === 'int32'
-            ? new ort.Tensor('int32', Int32Array.from(feed.data, Number), feed.dims)
-            : type === 'float32'
-              ? new ort.Tensor('float32', Float32Array.from(feed.data, Number), feed.dims)
-              : new ort.Tensor('int64', feed.data, feed.dims);
-      }
+      for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.data, feed.dims);
       let result: ort.InferenceSession.ReturnType;
       try {
         result = await session.run(tensors, [output]);

@@ -7,7 +7,11 @@ import { basename, dirname, join } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
 
 /** Temp files neither committed nor discarded yet, so that a signal can remove them. */
-const openFiles = new Set<AtomicFile>();
+const openTemps = new Set<string>();
+
+function tempBeside(target: string, suffix: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
+}
 
 /** A temporary file beside `target`, renamed onto it by commit(). */
 export class AtomicFile {
@@ -20,9 +24,9 @@ export class AtomicFile {
   static async create(target: string): Promise<AtomicFile> {
     try {
       if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
-      const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+      const temp = tempBeside(target, 'tmp');
       const file = new AtomicFile(target, temp, await open(temp, 'wx'));
-      openFiles.add(file);
+      openTemps.add(temp);
       return file;
     } catch (err) {
       throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, 'choose an output path in an existing, writable folder');
@@ -30,7 +34,7 @@ export class AtomicFile {
   }
 
   async commit(): Promise<void> {
-    openFiles.delete(this);
+    openTemps.delete(this.temp);
     await this.handle.close();
     try {
       await rename(this.temp, this.target);
@@ -41,19 +45,37 @@ export class AtomicFile {
   }
 
   async discard(): Promise<void> {
-    openFiles.delete(this);
+    openTemps.delete(this.temp);
     await this.handle.close().catch(() => {});
     await rm(this.temp, { force: true });
   }
 
-  /** Last-resort cleanup from a signal handler, where nothing can be awaited. */
-  discardSync(): void {
-    rmSync(this.temp, { force: true });
+  /**
+   * A scratch file beside the target for data that must wait for the end of the run; it is
+   * removed by its own discard() and, like the temp file, on a signal.
+   */
+  async scratch(): Promise<ScratchFile> {
+    const path = tempBeside(this.target, 'scratch');
+    const handle = await open(path, 'wx+');
+    openTemps.add(path);
+    return {
+      handle,
+      async discard() {
+        openTemps.delete(path);
+        await handle.close().catch(() => {});
+        await rm(path, { force: true });
+      },
+    };
   }
 }
 
-/** Removes every temp file not yet committed or discarded (for SIGINT/SIGTERM). */
+export interface ScratchFile {
+  readonly handle: FileHandle;
+  discard(): Promise<void>;
+}
+
+/** Removes every temp and scratch file not yet committed or discarded (for SIGINT/SIGTERM). */
 export function discardOpenOutputsSync(): void {
-  for (const f of openFiles) f.discardSync();
-  openFiles.clear();
+  for (const path of openTemps) rmSync(path, { force: true });
+  openTemps.clear();
 }

@@ -37,20 +37,6 @@ export function encodeNpy(descr: NpyDescr, shape: readonly number[], data: Uint8
   return Buffer.concat([npyHeader(descr, shape), data]);
 }
 
-export function float32Npy(data: Float32Array, shape: readonly number[]): Buffer {
-  return encodeNpy('<f4', shape, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-}
-
-export function int32Npy(values: ArrayLike<number>): Buffer {
-  const data = Int32Array.from(values);
-  return encodeNpy('<i4', [data.length], new Uint8Array(data.buffer));
-}
-
-export function boolNpy(values: ArrayLike<boolean | number>): Buffer {
-  const data = Uint8Array.from(Array.from(values, (v) => (v ? 1 : 0)));
-  return encodeNpy('|b1', [data.length], data);
-}
-
 /**
  * A numpy unicode array ('<U{width}', UTF-32LE, zero-padded to the longest string); shape []
  * makes the 0-d array numpy uses for a scalar string.

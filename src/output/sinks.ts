@@ -5,7 +5,8 @@ import type { Writable } from 'node:stream';
 import { OutputError, errorMessage } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
 import { jsonLines } from './jsonl.js';
-import { STREAMED_HEADER_SIZE, boolNpy, int32Npy, npyHeader, unicodeNpy } from './npy.js';
+import { STREAMED_HEADER_SIZE, npyHeader, unicodeNpy, type NpyDescr } from './npy.js';
+import { RowSpill } from './row-spill.js';
 import { ZipWriter, type OpenEntry } from './zip.js';
 
 export type OutputFormat = 'npy' | 'npz' | 'jsonl';
@@ -40,6 +41,9 @@ abstract class FileSink implements RowSink {
   abstract write(block: RowBlock): Promise<void>;
   protected abstract seal(meta: Record<string, unknown>): Promise<void>;
 
+  /** Removes whatever the sink keeps besides the output file; runs once the output is settled. */
+  protected async release(): Promise<void> {}
+
   async finish(meta: Record<string, unknown>): Promise<void> {
     try {
       await this.seal(meta);
@@ -47,11 +51,14 @@ abstract class FileSink implements RowSink {
     } catch (err) {
       await this.file.discard();
       throw err instanceof OutputError ? err : new OutputError(`-o ${this.file.target}: write failed: ${errorMessage(err)}`);
+    } finally {
+      await this.release();
     }
   }
 
   async abort(): Promise<void> {
     await this.file.discard();
+    await this.release();
   }
 }
 
@@ -85,20 +92,19 @@ class NpySink extends FileSink {
 }
 
 /**
- * .npz: `embeddings` streams into the archive as it is computed; `ids`, `token_counts`,
- * `truncated` (a few bytes a row) are kept until the end; `meta` is a 0-d string of JSON.
+ * .npz: `embeddings` streams into the archive as it is computed; `ids`, `token_counts` and
+ * `truncated` wait in a scratch file (RowSpill) and follow it at the end; `meta` is a 0-d
+ * string of JSON. Memory stays flat however many rows pass through.
  */
 class NpzSink extends FileSink {
   private rows = 0;
-  private readonly ids: string[] = [];
-  private readonly tokenCounts: number[] = [];
-  private readonly truncated: boolean[] = [];
 
   private constructor(
     file: AtomicFile,
     private readonly dim: number,
     private readonly zip: ZipWriter,
     private readonly embeddings: OpenEntry,
+    private readonly spill: RowSpill,
   ) {
     super(file);
   }
@@ -106,26 +112,33 @@ class NpzSink extends FileSink {
   static async create(file: AtomicFile, dim: number, forceZip64: boolean): Promise<NpzSink> {
     const zip = new ZipWriter(file.handle, forceZip64);
     const embeddings = await zip.begin('embeddings.npy', STREAMED_HEADER_SIZE);
-    return new NpzSink(file, dim, zip, embeddings);
+    return new NpzSink(file, dim, zip, embeddings, new RowSpill(await file.scratch()));
   }
 
   async write(block: RowBlock): Promise<void> {
     await this.embeddings.write(bytesOf(block.rows));
+    await this.spill.append(block.ids, block.tokenCounts, block.truncated);
     this.rows += block.ids.length;
-    for (let i = 0; i < block.ids.length; i++) {
-      this.ids.push(String(block.ids[i]));
-      this.tokenCounts.push(block.tokenCounts[i]);
-      this.truncated.push(block.truncated[i]);
-    }
+  }
+
+  private async addColumn(name: 'ids' | 'token_counts' | 'truncated', descr: NpyDescr): Promise<void> {
+    const header = npyHeader(descr, [this.rows]);
+    const entry = await this.zip.begin(`${name}.npy`, header.length);
+    for await (const chunk of this.spill.column(name)) await entry.write(chunk);
+    await entry.finish(header);
   }
 
   protected async seal(meta: Record<string, unknown>): Promise<void> {
     await this.embeddings.finish(npyHeader('<f4', [this.rows, this.dim], STREAMED_HEADER_SIZE));
-    await this.zip.add('ids.npy', unicodeNpy(this.ids));
-    await this.zip.add('token_counts.npy', int32Npy(this.tokenCounts));
-    await this.zip.add('truncated.npy', boolNpy(this.truncated));
+    await this.addColumn('ids', `<U${this.spill.idWidth}`);
+    await this.addColumn('token_counts', '<i4');
+    await this.addColumn('truncated', '|b1');
     await this.zip.add('meta.npy', unicodeNpy([JSON.stringify(meta)], []));
     await this.zip.close();
+  }
+
+  protected override async release(): Promise<void> {
+    await this.spill.discard();
   }
 }
 

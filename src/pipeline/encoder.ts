@@ -1,11 +1,20 @@
 // Runs tokenized texts through the graph in length-sorted batches and pools each into a row.
 import { endianness } from 'node:os';
-import { InferenceError } from '../errors.js';
+import { InferenceError, ModelError } from '../errors.js';
 import { OUTPUT_NAME, type LoadedModel } from '../model/model.js';
-import type { Int64Feed } from '../model/session.js';
+import type { TokenFeed } from '../model/session.js';
 import { planBatches, type BatchLimits } from './batching.js';
 import { l2NormalizeRows, poolInto, type Pooling } from './pooling.js';
 import type { Tokenized } from './tokenize.js';
+
+const TOKEN_INPUT_TYPES = ['int64', 'int32', 'float32'];
+
+interface TokenInput {
+  data: BigInt64Array | Int32Array | Float32Array;
+  view: Int32Array | Float32Array;
+  /** Elements of `view` per tensor element. */
+  stride: number;
+}
 
 export interface PoolSettings {
   pooling: Pooling;
@@ -18,6 +27,7 @@ export class BatchEncoder {
   paddedTokens = 0;
   realTokens = 0;
   private readonly limits: BatchLimits;
+  private readonly inputTypes: Map<string, string>;
 
   constructor(
     private readonly model: LoadedModel,
@@ -29,7 +39,36 @@ export class BatchEncoder {
     // attention mask would attend to padding, so it only ever sees batches of equal lengths
     // (and a fixed sequence length it cannot be padded to at all; see chooseMaxLength).
     const hasMask = model.session.inputs.some((i) => i.name === 'attention_mask');
+    // Optimum declares int64 inputs; other exporters use int32 ids or a float32 mask.
+    this.inputTypes = new Map(model.session.inputs.map((i) => [i.name, i.type]));
+    for (const input of model.session.inputs) {
+      if (!TOKEN_INPUT_TYPES.includes(input.type)) {
+        throw new ModelError(`graph input ${input.name} is ${input.type}; albert-embed feeds token inputs as ${TOKEN_INPUT_TYPES.join(', ')}`, 'export the model again with int64 inputs');
+      }
+    }
     this.limits = { ...limits, batchSize: model.fixedBatch ?? limits.batchSize, sameLength: !hasMask };
+  }
+
+  /**
+   * A zeroed [batch x sequence] input in the element type the graph declares, and a view to write
+   * small non-negative integers through. int64 is written as the low words of an Int32Array view
+   * (little-endian), so no token is ever boxed into a BigInt.
+   */
+  private tokenInput(name: string, size: number): TokenInput {
+    switch (this.inputTypes.get(name)) {
+      case 'int32': {
+        const data = new Int32Array(size);
+        return { data, view: data, stride: 1 };
+      }
+      case 'float32': {
+        const data = new Float32Array(size);
+        return { data, view: data, stride: 1 };
+      }
+      default: {
+        const data = new BigInt64Array(size);
+        return { data, view: new Int32Array(data.buffer), stride: 2 };
+      }
+    }
   }
 
   /** Pooled rows for `items`, in their order: a [items.length, dim] matrix, row-major. */
@@ -48,14 +87,9 @@ export class BatchEncoder {
     for (const i of batch) seqLen = Math.max(seqLen, items[i].ids.length);
     const size = rows * seqLen;
     this.paddedTokens += size;
-    // int64 tensors written through int32 views of their buffers: token ids are small and
-    // non-negative, so on little-endian hosts the low word is the value and the high word 0.
-    // This avoids boxing every token into a BigInt.
-    const ids = new BigInt64Array(size);
-    const mask = new BigInt64Array(size);
-    const ids32 = new Int32Array(ids.buffer);
-    const mask32 = new Int32Array(mask.buffer);
-    if (tokenizer.padId !== 0) for (let i = 0; i < size; i++) ids32[2 * i] = tokenizer.padId;
+    const ids = this.tokenInput('input_ids', size);
+    const mask = this.tokenInput('attention_mask', size);
+    if (tokenizer.padId !== 0) for (let i = 0; i < size; i++) ids.view[i * ids.stride] = tokenizer.padId;
     const lengths = new Int32Array(batch.length);
     batch.forEach((itemIndex, b) => {
       const tokens = items[itemIndex].ids;
@@ -63,24 +97,23 @@ export class BatchEncoder {
       this.realTokens += tokens.length;
       const base = b * seqLen;
       for (let t = 0; t < tokens.length; t++) {
-        ids32[2 * (base + t)] = tokens[t];
-        mask32[2 * (base + t)] = 1;
+        ids.view[(base + t) * ids.stride] = tokens[t];
+        mask.view[(base + t) * mask.stride] = 1;
       }
     });
     // Filler rows of a fixed-batch graph attend to one token so softmax stays finite; their output is dropped.
-    for (let b = batch.length; b < rows; b++) mask32[2 * b * seqLen] = 1;
+    for (let b = batch.length; b < rows; b++) mask.view[b * seqLen * mask.stride] = 1;
 
     const dims = [rows, seqLen];
-    const feeds: Record<string, Int64Feed> = {};
+    const feeds: Record<string, TokenFeed> = {};
     for (const input of session.inputs) {
-      if (input.name === 'input_ids') feeds.input_ids = { data: ids, dims };
-      else if (input.name === 'attention_mask') feeds.attention_mask = { data: mask, dims };
-      else if (input.name === 'token_type_ids') feeds.token_type_ids = { data: new BigInt64Array(size), dims };
+      if (input.name === 'input_ids') feeds.input_ids = { data: ids.data, dims };
+      else if (input.name === 'attention_mask') feeds.attention_mask = { data: mask.data, dims };
+      else if (input.name === 'token_type_ids') feeds.token_type_ids = { data: this.tokenInput(input.name, size).data, dims };
       else if (input.name === 'position_ids') {
-        const positions = new BigInt64Array(size);
-        const positions32 = new Int32Array(positions.buffer);
-        for (let i = 0; i < size; i++) positions32[2 * i] = i % seqLen;
-        feeds.position_ids = { data: positions, dims };
+        const positions = this.tokenInput(input.name, size);
+        for (let i = 0; i < size; i++) positions.view[i * positions.stride] = i % seqLen;
+        feeds.position_ids = { data: positions.data, dims };
       }
     }
     const hidden = await session.run(feeds, OUTPUT_NAME);

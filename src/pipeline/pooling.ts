@@ -18,15 +18,16 @@ export function poolInto(
   out: Float32Array,
   outRows: ArrayLike<number>,
 ): void {
+  // Accumulate in float64: thousands of float32 adds would drift past our 1e-5 batch-invariance bound.
+  const acc = pooling === 'mean' ? new Float64Array(dim) : undefined;
   for (let b = 0; b < lengths.length; b++) {
     const base = b * seqLen * dim;
     const target = outRows[b] * dim;
     const n = lengths[b];
     if (pooling === 'cls') {
       out.set(hidden.subarray(base, base + dim), target);
-    } else if (pooling === 'mean') {
-      // Accumulate in float64: thousands of float32 adds would drift past our 1e-5 batch-invariance bound.
-      const acc = new Float64Array(dim);
+    } else if (acc) {
+      acc.fill(0);
       for (let t = 0; t < n; t++) {
         const row = base + t * dim;
         for (let d = 0; d < dim; d++) acc[d] += hidden[row + d];

@@ -80,10 +80,13 @@ export function buildAlbertGraph(config: AlbertConfig, weights: Weights, options
     const normed = op('Div', [centered, op('Sqrt', [op('Add', [variance, scalar(`${name}.eps`, config.layer_norm_eps)])])]);
     return op('Add', [op('Mul', [normed, param(`${name}.weight`)]), param(`${name}.bias`)]);
   };
+  // gelu_new as torch exports transformers' NewGELUActivation:
+  // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3)))). onnxruntime's FastGeluFusion
+  // recognises exactly this spelling, so fusion counts on these graphs carry over to real exports.
   const geluNew = (x: string) => {
-    const cube = op('Mul', [op('Mul', [x, x]), x]);
-    const inner = op('Mul', [op('Add', [x, op('Mul', [cube, scalar('gelu.c', 0.044715)])]), scalar('gelu.sqrt_2_over_pi', Math.sqrt(2 / Math.PI))]);
-    return op('Mul', [op('Mul', [x, scalar('gelu.half', 0.5)]), op('Add', [op('Tanh', [inner]), scalar('gelu.one', 1)])]);
+    const cube = op('Pow', [x, scalar('gelu.three', 3)]);
+    const inner = op('Mul', [scalar('gelu.sqrt_2_over_pi', Math.sqrt(2 / Math.PI)), op('Add', [x, op('Mul', [scalar('gelu.c', 0.044715), cube])])]);
+    return op('Mul', [op('Mul', [scalar('gelu.half', 0.5), x]), op('Add', [scalar('gelu.one', 1), op('Tanh', [inner])])]);
   };
 
   // Embeddings: words + token types + absolute positions, LayerNorm, then the E -> H mapping.

@@ -146,3 +146,16 @@ export function encodeModel(graph: Graph, opset: number, producer: string): Uint
   });
   return ModelProto.encode(message).finish();
 }
+
+/** Counts the nodes of an encoded model by operator (`domain:op` outside the default domain). */
+export function countNodeTypes(bytes: Uint8Array): Record<string, number> {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { defaults: false }) as {
+    graph?: { node?: Array<{ op_type: string; domain?: string }> };
+  };
+  const counts: Record<string, number> = {};
+  for (const node of model.graph?.node ?? []) {
+    const key = node.domain ? `${node.domain}:${node.op_type}` : node.op_type;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}

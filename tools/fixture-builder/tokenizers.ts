@@ -30,6 +30,9 @@ deep moon island foot system busy test record boat common gold possible plane st
 game shape equate hot miss brought heat snow tire bring yes distant fill east paint language among hello embedding embeddings
 model sentence text token tokens albert vector language café naïve résumé`;
 
+/** The whole words of the English vocabulary: text made of them tokenizes without <unk>. */
+export const ENGLISH_WORD_LIST: readonly string[] = [...new Set(ENGLISH_WORDS.split(/\s+/).filter(Boolean))];
+
 const ENGLISH_SUFFIXES = ['s', 'ed', 'ing', 'ly', 'er', 'est', 'tion', 'ment', 'ness', 'able', 're', 'un', 'in', 'es', 'al'];
 
 const SPECIALS = ['<pad>', '<unk>', '[CLS]', '[SEP]', '[MASK]'];
@@ -78,7 +81,7 @@ function identityCharsmap(): string {
 }
 
 export function englishUnigramTokenizer(): { json: object; vocabSize: number } {
-  const words = [...new Set(ENGLISH_WORDS.split(/\s+/).filter(Boolean))];
+  const words = ENGLISH_WORD_LIST;
   const chars = [...new Set([...'abcdefghijklmnopqrstuvwxyz0123456789', ...`.,;:!?'"()-[]/&%$#@*+=<>_`])];
   // Unigram scores are log-probabilities: whole words outscore the pieces that spell them,
   // so Viterbi prefers words, then suffixes, then single characters.

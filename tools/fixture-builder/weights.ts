@@ -10,7 +10,7 @@ export interface Tensor {
 export type Weights = Map<string, Tensor>;
 
 /** mulberry32: tiny, fast and fully determined by its 32-bit seed. */
-function uniform(seed: number): () => number {
+export function uniform(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

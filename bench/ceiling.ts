@@ -1,0 +1,62 @@
+// The machine's practical limit for this model: GFLOP/s of one MatMul of the encoder's largest
+// shape ([M, hidden] x [hidden, intermediate]) in onnxruntime, same threads, at several M. The
+// best median over M is the ceiling that albert-embed's useful GFLOP/s is compared against.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DataType, encodeModel } from '../tools/fixture-builder/onnx-proto.js';
+import { uniform } from '../tools/fixture-builder/weights.js';
+
+export interface CeilingPoint {
+  m: number;
+  medianGflops: number;
+}
+
+export interface Ceiling {
+  k: number;
+  n: number;
+  threads: number;
+  points: CeilingPoint[];
+  gflops: number;
+}
+
+function matmulGraph(k: number, n: number): Uint8Array {
+  const random = uniform(99);
+  const weights = Float32Array.from({ length: k * n }, () => random() * 0.04 - 0.02);
+  return encodeModel(
+    {
+      name: 'matmul',
+      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }],
+      initializers: [{ name: 'b', dims: [k, n], data: weights }],
+      inputs: [{ name: 'a', elemType: DataType.FLOAT, shape: ['m', k] }],
+      outputs: [{ name: 'c', elemType: DataType.FLOAT, shape: ['m', n] }],
+    },
+    17,
+    'albert-embed bench',
+  );
+}
+
+export async function measureCeiling(workDir: string, k: number, n: number, threads: number, sizes = [256, 512, 1024, 2048]): Promise<Ceiling> {
+  mkdirSync(workDir, { recursive: true });
+  const path = join(workDir, `matmul-${k}x${n}.onnx`);
+  writeFileSync(path, matmulGraph(k, n));
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
+  const points: CeilingPoint[] = [];
+  try {
+    for (const m of sizes) {
+      const a = new ort.Tensor('float32', new Float32Array(m * k).fill(0.5), [m, k]);
+      for (let i = 0; i < 3; i++) await session.run({ a });
+      const times: number[] = [];
+      for (let i = 0; i < 11; i++) {
+        const t = performance.now();
+        await session.run({ a });
+        times.push((performance.now() - t) / 1000);
+      }
+      times.sort((x, y) => x - y);
+      points.push({ m, medianGflops: (2 * m * k * n) / times[5] / 1e9 });
+    }
+  } finally {
+    await session.release();
+  }
+  return { k, n, threads, points, gflops: Math.max(...points.map((p) => p.medianGflops)) };
+}

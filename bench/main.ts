@@ -1,0 +1,49 @@
+// `npm run bench [-- <mode>...] [--lines N] [--threads N] [--json FILE]`
+//   speed   ALBERT-base-shaped model, mixed corpus: Transformers.js pipeline vs albert-embed
+//   memory  tiny model, 20k and 200k short lines: peak RSS of albert-embed at both sizes
+//   engine  fusions onnxruntime applies, session start-up, session settings, batch budgets
+// Default: speed and memory. Everything is generated under bench/out/ (not committed).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { ROOT } from './measure.js';
+import { runEngine } from './engine.js';
+import { runMemory } from './memory.js';
+import { runSpeed } from './speed.js';
+
+const MODES = ['speed', 'memory', 'engine'] as const;
+type Mode = (typeof MODES)[number];
+
+const program = new Command('bench')
+  .argument('[modes...]', `any of ${MODES.join(', ')}`, ['speed', 'memory'])
+  .option('--lines <n>', 'lines in the mixed corpus (speed)', '2000')
+  .addOption(new Option('--threads <n>', 'intra-op threads for every engine').default(String(availableParallelism())))
+  .option('--json <file>', 'where the results go', join(ROOT, 'bench', 'out', 'results.json'))
+  .option('--skip-baseline', 'speed: do not run the Transformers.js pipeline')
+  .parse();
+
+const modes = program.processedArgs[0] as string[];
+for (const m of modes) if (!(MODES as readonly string[]).includes(m)) program.error(`unknown mode ${m}; use ${MODES.join(', ')}`);
+const opts = program.opts<{ lines: string; threads: string; json: string; skipBaseline?: boolean }>();
+const threads = Number(opts.threads);
+const work = join(ROOT, 'bench', 'out');
+
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  logicalCpus: availableParallelism(),
+  node: process.version,
+  onnxruntime: JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version as string,
+  transformers: JSON.parse(readFileSync(join(ROOT, 'node_modules', '@huggingface', 'transformers', 'package.json'), 'utf8')).version as string,
+};
+console.log(`machine: ${machine.cpu}, ${machine.logicalCpus} logical CPUs, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}, threads ${threads}`);
+
+const results: Record<string, unknown> = { date: new Date().toISOString(), machine, threads };
+for (const mode of modes as Mode[]) {
+  console.log(`\n== ${mode}`);
+  if (mode === 'speed') results.speed = await runSpeed({ work, threads, lines: Number(opts.lines), baseline: !opts.skipBaseline });
+  if (mode === 'memory') results.memory = await runMemory({ work, threads });
+  if (mode === 'engine') results.engine = await runEngine({ work, threads });
+}
+writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nresults: ${opts.json}`);
