@@ -3,7 +3,7 @@
 //   memory  tiny model, 20k and 200k short lines: peak RSS of albert-embed at both sizes
 //   engine  fusions onnxruntime applies, session start-up, session settings, batch budgets
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -28,6 +28,7 @@ for (const m of modes) if (!(MODES as readonly string[]).includes(m)) program.er
 const opts = program.opts<{ lines: string; threads: string; json: string; skipBaseline?: boolean }>();
 const threads = Number(opts.threads);
 const work = join(ROOT, 'bench', 'out');
+mkdirSync(work, { recursive: true });
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',

@@ -122,7 +122,7 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
     result.maxAbsDiff = max;
     console.log(
       `speedup: ${fmt(result.speedup, 2)}x texts/s; the pipeline computed ${fmt(result.pipeline.flopsMultiple!, 2)}x the useful FLOPs; ` +
-        `embeddings agree within ${max.toExponential(2)} (max |difference|)`,
+        `largest |difference| between their embeddings: ${max === 0 ? '0 (bit-identical)' : max.toExponential(2)}`,
     );
   }
   return result;

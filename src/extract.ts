@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { openEmbedder, type Embedder } from './embedder.js';
 import { checkInputs, readRecords, totalBytes, type InputFormat, type TextRecord } from './input/records.js';
 import type { EmbedderSettings } from './options.js';
+import { collectGarbage } from './memory.js';
 import { prepareOutput, type OutputFormat, type RowSink } from './output/sinks.js';
 import { VERSION } from './version.js';
 
@@ -47,6 +48,9 @@ export interface ExtractIo {
   notice: (message: string) => void;
   onProgress?: (stats: ExtractStats) => void;
 }
+
+/** Windows between full garbage collections (see memory.ts). */
+const GC_EVERY_WINDOWS = 4;
 
 async function* windows(records: AsyncIterable<TextRecord>, size: number): AsyncGenerator<TextRecord[]> {
   let window: TextRecord[] = [];
@@ -114,7 +118,9 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       idField: options.idField,
       stdin: io.stdin,
     });
+    let windowCount = 0;
     for await (const window of windows(records, options.windowSize)) {
+      if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
       const items = window.map((r) => embedder!.tokenize(r.text));
       const rows = await embedder.encode(items);
       const tokenCounts = items.map((item) => item.ids.length);

@@ -10,80 +10,85 @@ import type { RecordId } from './sinks.js';
 const FIXED = 9;
 const READ_CHUNK = 1 << 20;
 
-interface SpilledRow {
-  id: Buffer;
-  tokenCount: number;
-  truncated: boolean;
-}
-
 export class RowSpill {
   rows = 0;
   /** Longest id in code points: the width of the ids array. */
   idWidth = 1;
   private position = 0;
 
-  constructor(private readonly file: ScratchFile) {}
+  /** readChunk: bytes read back at a time (small in tests, to cross record boundaries). */
+  constructor(
+    private readonly file: ScratchFile,
+    private readonly readChunk = READ_CHUNK,
+  ) {}
 
   async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>): Promise<void> {
-    const encoded = ids.map((id) => Buffer.from(String(id), 'utf8'));
-    const block = Buffer.alloc(encoded.reduce((sum, id) => sum + FIXED + id.length, 0));
+    const texts = ids.map(String);
+    let size = 0;
+    for (const text of texts) size += FIXED + Buffer.byteLength(text, 'utf8');
+    const block = Buffer.allocUnsafe(size);
     let at = 0;
-    encoded.forEach((id, i) => {
-      block.writeUInt32LE(id.length, at);
+    texts.forEach((text, i) => {
+      const length = block.write(text, at + FIXED, 'utf8');
+      block.writeUInt32LE(length, at);
       block.writeInt32LE(tokenCounts[i], at + 4);
       block[at + 8] = truncated[i] ? 1 : 0;
-      id.copy(block, at + FIXED);
-      at += FIXED + id.length;
+      at += FIXED + length;
       // UTF-8 bytes bound code points from above; count exactly only when that bound is a new maximum.
-      if (id.length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...String(ids[i])].length);
+      if (length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...text].length);
     });
     await this.file.handle.write(block, 0, block.length, this.position);
     this.position += block.length;
     this.rows += ids.length;
   }
 
-  /** Every spilled row in order, read back in large chunks. */
-  private async *read(): AsyncGenerator<SpilledRow> {
-    let carry = Buffer.alloc(0);
+  /**
+   * Calls `visit` for every spilled row in order with the buffer holding it and its offset. The
+   * read buffer is reused, so a pass over millions of rows allocates next to nothing.
+   */
+  private async scan(visit: (data: Buffer, at: number) => void | Promise<void>): Promise<void> {
+    let buffer = Buffer.allocUnsafe(this.readChunk);
+    let filled = 0;
     for (let offset = 0; offset < this.position; ) {
-      const chunk = Buffer.alloc(Math.min(READ_CHUNK, this.position - offset));
-      const { bytesRead } = await this.file.handle.read(chunk, 0, chunk.length, offset);
+      const { bytesRead } = await this.file.handle.read(buffer, filled, Math.min(buffer.length - filled, this.position - offset), offset);
       if (bytesRead === 0) throw new Error('scratch file ended early');
       offset += bytesRead;
-      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      filled += bytesRead;
       let at = 0;
-      while (at + FIXED <= data.length) {
-        const length = data.readUInt32LE(at);
-        if (at + FIXED + length > data.length) break;
-        yield { id: data.subarray(at + FIXED, at + FIXED + length), tokenCount: data.readInt32LE(at + 4), truncated: data[at + 8] === 1 };
-        at += FIXED + length;
+      while (at + FIXED <= filled && at + FIXED + buffer.readUInt32LE(at) <= filled) {
+        await visit(buffer, at);
+        at += FIXED + buffer.readUInt32LE(at);
       }
-      carry = Buffer.from(data.subarray(at));
+      buffer.copy(buffer, 0, at, filled);
+      filled -= at;
+      // A single id longer than the buffer: make room for the whole record.
+      if (filled === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
     }
   }
 
-  /** Bytes of one column's array data, in chunks of about `rowsPerChunk` rows. */
-  async *column(name: 'ids' | 'token_counts' | 'truncated', rowsPerChunk = 4096): AsyncGenerator<Uint8Array> {
+  /** Writes one column's array data to `sink` in chunks of `rowsPerChunk` rows. */
+  async column(name: 'ids' | 'token_counts' | 'truncated', sink: (chunk: Uint8Array) => Promise<void>, rowsPerChunk = 4096): Promise<void> {
     const width = name === 'ids' ? 4 * this.idWidth : name === 'token_counts' ? 4 : 1;
-    let out = Buffer.alloc(rowsPerChunk * width);
+    const out = Buffer.alloc(rowsPerChunk * width);
     let row = 0;
-    for await (const r of this.read()) {
-      const at = row * width;
+    await this.scan(async (data, at) => {
+      const start = row * width;
       if (name === 'ids') {
-        let k = at;
-        for (const c of r.id.toString('utf8')) {
+        out.fill(0, start, start + width);
+        let k = start;
+        for (const c of data.toString('utf8', at + FIXED, at + FIXED + data.readUInt32LE(at))) {
           out.writeUInt32LE(c.codePointAt(0)!, k);
           k += 4;
         }
-      } else if (name === 'token_counts') out.writeInt32LE(r.tokenCount, at);
-      else out[at] = r.truncated ? 1 : 0;
+      } else if (name === 'token_counts') out.writeInt32LE(data.readInt32LE(at + 4), start);
+      else out[start] = data[at + 8];
       if (++row === rowsPerChunk) {
-        yield out;
-        out = Buffer.alloc(rowsPerChunk * width);
+        // The sink has written the chunk when its promise settles, so `out` can be refilled.
+        await sink(out);
         row = 0;
       }
-    }
-    if (row > 0) yield out.subarray(0, row * width);
+    });
+    if (row > 0) await sink(out.subarray(0, row * width));
   }
 
   discard(): Promise<void> {

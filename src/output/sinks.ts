@@ -124,7 +124,7 @@ class NpzSink extends FileSink {
   private async addColumn(name: 'ids' | 'token_counts' | 'truncated', descr: NpyDescr): Promise<void> {
     const header = npyHeader(descr, [this.rows]);
     const entry = await this.zip.begin(`${name}.npy`, header.length);
-    for await (const chunk of this.spill.column(name)) await entry.write(chunk);
+    await this.spill.column(name, (chunk) => entry.write(chunk));
     await entry.finish(header);
   }
 
