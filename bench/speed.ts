@@ -30,6 +30,7 @@ export interface SpeedResult {
   longestTokens: number;
   usefulTflop: number;
   ceiling: Ceiling;
+  ceilingMeasurements: Ceiling[];
   albertEmbed: EngineRun;
   pipeline?: EngineRun & { loadSeconds: number; embedSeconds: number };
   speedup?: number;
@@ -84,11 +85,20 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
       `useful work ${fmt(useful / 1e12, 2)} TFLOP`,
   );
 
-  const ceiling = await measureCeiling(work, config.hidden_size, config.intermediate_size, threads);
-  console.log(`MatMul ceiling [M x ${ceiling.k}] x [${ceiling.k} x ${ceiling.n}]: ${ceiling.points.map((p) => `M=${p.m} ${fmt(p.medianGflops)}`).join(', ')} GFLOP/s -> ${fmt(ceiling.gflops)}`);
-
+  // Measured before and after albert-embed's run: the machine's speed drifts, and the higher of
+  // the two is the stricter ceiling.
+  const before = await measureCeiling(work, config.hidden_size, config.intermediate_size, threads);
   const ours = join(work, 'speed-albert-embed.npy');
   const run = await runMeasured(BIN, ['extract', corpusPath, '--model', dir, '-o', ours, '--threads', String(threads)], 'albert-embed');
+  const after = await measureCeiling(work, config.hidden_size, config.intermediate_size, threads);
+  const ceiling = before.gflops >= after.gflops ? before : after;
+  for (const [when, c] of [['before', before], ['after', after]] as const) {
+    const shapes = new Map<string, string[]>();
+    for (const p of c.points) shapes.set(`[M,${p.k}]x[${p.k},${p.n}]`, [...(shapes.get(`[M,${p.k}]x[${p.k},${p.n}]`) ?? []), fmt(p.medianGflops, 0)]);
+    const ms = [...new Set(c.points.map((p) => p.m))].join('/');
+    console.log(`MatMul GFLOP/s ${when} (M = ${ms}): ${[...shapes].map(([shape, values]) => `${shape} ${values.join('/')}`).join(', ')}`);
+  }
+  console.log(`ceiling: ${fmt(ceiling.gflops)} GFLOP/s`);
   const padding = run.stderr.match(/padding ([\d.]+)%/);
   if (!padding) throw new Error(`albert-embed printed no summary line:\n${run.stderr}`);
   const result: SpeedResult = {
@@ -97,6 +107,7 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
     longestTokens: Math.max(...lengths),
     usefulTflop: useful / 1e12,
     ceiling,
+    ceilingMeasurements: [before, after],
     albertEmbed: summarize(run, lines, tokens, useful, ceiling.gflops, Number(padding[1]) / 100),
   };
   printRun('albert-embed extract', result.albertEmbed);

@@ -4,7 +4,7 @@ import type { Dtype } from './model/dtypes.js';
 import { loadModel, type LoadedModel } from './model/model.js';
 import { ORT_VERSION } from './model/session.js';
 import { DEFAULT_MAX_BATCH_TOKENS, resolveEmbedderSettings, type EmbedderOptions, type EmbedderSettings } from './options.js';
-import { BatchEncoder, type PoolSettings } from './pipeline/encoder.js';
+import { BatchEncoder, type BatchDone, type PoolSettings } from './pipeline/encoder.js';
 import type { Pooling } from './pipeline/pooling.js';
 import { tokenize, type Tokenized } from './pipeline/tokenize.js';
 
@@ -38,8 +38,11 @@ export interface Embedder {
   /** Embeds texts; pooling and normalize may be overridden per call. */
   embed(texts: readonly string[], options?: Partial<PoolSettings>): Promise<EmbedResult>;
   tokenize(text: string): Tokenized;
-  /** Pooled rows of pre-tokenized texts as one [n, dim] row-major matrix. */
-  encode(items: readonly Tokenized[], options?: Partial<PoolSettings>): Promise<Float32Array>;
+  /**
+   * Pooled rows of pre-tokenized texts as one [n, dim] row-major matrix; `onBatch` hears of each
+   * forward pass as it finishes (for progress reporting).
+   */
+  encode(items: readonly Tokenized[], options?: Partial<PoolSettings>, onBatch?: (done: BatchDone) => void): Promise<Float32Array>;
   /** Token positions computed so far: padded (what the graph ran) and real. */
   tokenStats(): { padded: number; real: number };
   close(): Promise<void>;
@@ -99,7 +102,7 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
       onnxruntime: ORT_VERSION,
     },
     tokenize: (text) => tokenize(model.tokenizer, text, maxLength),
-    encode: (items, options) => encoder.encode(items, poolSettings(options)),
+    encode: (items, options, onBatch) => encoder.encode(items, poolSettings(options), onBatch),
     async embed(texts, options) {
       const items = texts.map((t) => tokenize(model.tokenizer, t, maxLength));
       const matrix = await encoder.encode(items, poolSettings(options));

@@ -119,11 +119,32 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       stdin: io.stdin,
     });
     let windowCount = 0;
+    let bytesDone = 0;
+    const report = (rows: number, windowShare: number, windowBytesEnd: number) => {
+      const tokenStats = embedder!.tokenStats();
+      io.onProgress?.({
+        ...stats,
+        rows,
+        tokens: tokenStats.real,
+        paddedTokens: tokenStats.padded,
+        seconds: (performance.now() - started) / 1000,
+        // Within a window, progress is interpolated by the share of its tokens already embedded.
+        fraction: total ? Math.min(1, (bytesDone + (windowBytesEnd - bytesDone) * windowShare) / total) : undefined,
+      });
+    };
     for await (const window of windows(records, options.windowSize)) {
       if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
       const items = window.map((r) => embedder!.tokenize(r.text));
-      const rows = await embedder.encode(items);
       const tokenCounts = items.map((item) => item.ids.length);
+      const windowTokens = tokenCounts.reduce((a, b) => a + b, 0);
+      const windowBytesEnd = window[window.length - 1].bytesEnd;
+      let rowsDone = 0;
+      let tokensDone = 0;
+      const rows = await embedder.encode(items, undefined, (batch) => {
+        rowsDone += batch.rows;
+        tokensDone += batch.tokens;
+        report(stats.rows + rowsDone, windowTokens ? tokensDone / windowTokens : 1, windowBytesEnd);
+      });
       const truncated = items.map((item) => item.truncated);
       await sink.write({ rows, ids: window.map((r) => r.id), tokenCounts, truncated });
       stats.rows += window.length;
@@ -131,13 +152,10 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       const tokenStats = embedder.tokenStats();
       stats.tokens = tokenStats.real;
       stats.paddedTokens = tokenStats.padded;
-      stats.seconds = (performance.now() - started) / 1000;
-      if (total) stats.fraction = Math.min(1, window[window.length - 1].bytesEnd / total);
-      io.onProgress?.(stats);
+      bytesDone = windowBytesEnd;
     }
-    const { fraction: _, ...done } = stats;
     const summary: ExtractSummary = {
-      ...done,
+      ...stats,
       seconds: (performance.now() - started) / 1000,
       output: options.output,
       dim: embedder.dim,

@@ -16,6 +16,12 @@ interface TokenInput {
   stride: number;
 }
 
+/** What one finished forward pass embedded: texts and their real tokens. */
+export interface BatchDone {
+  rows: number;
+  tokens: number;
+}
+
 export interface PoolSettings {
   pooling: Pooling;
   normalize: boolean;
@@ -72,10 +78,17 @@ export class BatchEncoder {
   }
 
   /** Pooled rows for `items`, in their order: a [items.length, dim] matrix, row-major. */
-  async encode(items: readonly Tokenized[], pool: PoolSettings): Promise<Float32Array> {
+  async encode(items: readonly Tokenized[], pool: PoolSettings, onBatch?: (done: BatchDone) => void): Promise<Float32Array> {
     const out = new Float32Array(items.length * this.dim);
     const lengths = items.map((item) => item.ids.length);
-    for (const batch of planBatches(lengths, this.limits)) await this.runBatch(items, batch, pool.pooling, out);
+    for (const batch of planBatches(lengths, this.limits)) {
+      await this.runBatch(items, batch, pool.pooling, out);
+      if (onBatch) {
+        let tokens = 0;
+        for (const i of batch) tokens += lengths[i];
+        onBatch({ rows: batch.length, tokens });
+      }
+    }
     if (pool.normalize) l2NormalizeRows(out, this.dim);
     return out;
   }
