@@ -95,17 +95,18 @@ export async function runEngine({ work, threads }: { work: string; threads: numb
 
   // Batch budgets.
   const session = await ort.InferenceSession.create(source, { ...SESSION_DEFAULTS, intraOpNumThreads: threads, extra: spinning(false) });
-  const budgets: Array<{ batchSize: number; maxBatchTokens: number; seconds: number; padding: number }> = [];
   const grid: Array<[number, number]> = [[32, 8192], [32, 1024], [64, 1024], [128, 512], [128, 1024], [128, 2048], [256, 4096]];
   const real = lengths.reduce((a, b) => a + b, 0);
-  console.log(`batch budgets (300 lines; time, padding share):`);
-  for (const [bs, mbt] of grid) {
-    const p = planBatches(lengths, { batchSize: bs, maxBatchTokens: mbt });
-    const padded = p.reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
-    const seconds = await timed(() => runPlan(session, ids, p));
-    budgets.push({ batchSize: bs, maxBatchTokens: mbt, seconds, padding: 1 - real / padded });
-    console.log(`  --batch-size ${String(bs).padStart(3)} --max-batch-tokens ${String(mbt).padStart(4)}: ${seconds.toFixed(2)} s, padding ${(100 * (1 - real / padded)).toFixed(1)}%`);
-  }
+  const plans = grid.map(([batchSize, maxBatchTokens]) => planBatches(lengths, { batchSize, maxBatchTokens }));
+  const budgetTimes = grid.map(() => [] as number[]);
+  for (let round = 0; round < 2; round++) for (let g = 0; g < grid.length; g++) budgetTimes[g].push(await timed(() => runPlan(session, ids, plans[g])));
+  console.log(`batch budgets (300 lines; best of 2 interleaved rounds, padding share):`);
+  const budgets = grid.map(([batchSize, maxBatchTokens], g) => {
+    const padded = plans[g].reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
+    const result = { batchSize, maxBatchTokens, seconds: Math.min(...budgetTimes[g]), padding: 1 - real / padded };
+    console.log(`  --batch-size ${String(batchSize).padStart(3)} --max-batch-tokens ${String(maxBatchTokens).padStart(4)}: ${result.seconds.toFixed(2)} s, padding ${(100 * result.padding).toFixed(1)}%`);
+    return result;
+  });
   const inferenceSeconds = await timed(() => runPlan(session, ids, plan));
   await session.release();
   console.log(

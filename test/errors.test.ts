@@ -142,7 +142,7 @@ describe('--verbose', () => {
 });
 
 describe('interrupt', () => {
-  it('SIGINT mid-run exits 130 and leaves no output or temp file', async () => {
+  it('SIGINT mid-run exits 130 and leaves no output, temp or scratch file', async () => {
     const dir = tempDir();
     const out = join(dir, 'out.npz');
     const child = spawn(process.execPath, [BIN, 'extract', '-o', out, '--model', TINY_EN], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -152,6 +152,7 @@ describe('interrupt', () => {
     child.stdin.write('one line\n'.repeat(5000));
     await new Promise((r) => setTimeout(r, 1500));
     expect(readdirSync(dir).some((f) => f.endsWith('.tmp'))).toBe(true);
+    expect(readdirSync(dir).some((f) => f.endsWith('.scratch'))).toBe(true);
     const code = await new Promise<number | null>((resolve) => {
       child.on('close', resolve);
       child.kill('SIGINT');
