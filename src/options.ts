@@ -14,7 +14,7 @@ export const DEFAULT_BATCH_SIZE = 32;
 /**
  * Padded tokens per forward pass when --max-batch-tokens is not given. On CPU, measured by
  * `npm run bench -- engine` (BENCHMARKS.md): budgets of 512-1024 keep a batch's feed-forward
- * activations (tokens x 3072 floats, 12 MiB at 1024) in cache, and 8192 ran 25% slower. The
+ * activations (tokens x 3072 floats, 12 MiB at 1024) in cache; 8192 ran 27-49% slower. The
  * CUDA figure follows text-embeddings-inference's default and is not measured here.
  */
 export const DEFAULT_MAX_BATCH_TOKENS: Readonly<Record<'cpu' | 'cuda', number>> = { cpu: 1024, cuda: 16384 };

@@ -75,10 +75,9 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     .addOption(new Option('--normalize', 'L2-normalize every row'))
     .addOption(new Option('--batch-size <n>', 'most texts per forward pass').argParser(integer('--batch-size')).default(DEFAULT_BATCH_SIZE))
     .addOption(
-        new Option('--max-batch-tokens <n>', `most padded tokens per forward pass (default: ${DEFAULT_MAX_BATCH_TOKENS.cpu} on CPU, ${DEFAULT_MAX_BATCH_TOKENS.cuda} on CUDA)`).argParser(
-          integer('--max-batch-tokens'),
-        ),
-      );
+      new Option('--max-batch-tokens <n>', `most padded tokens per forward pass (default: ${DEFAULT_MAX_BATCH_TOKENS.cpu} on CPU, ${DEFAULT_MAX_BATCH_TOKENS.cuda} on CUDA)`)
+        .argParser(integer('--max-batch-tokens')),
+    );
 
   extract.action((files: string[], raw: Record<string, unknown>) => {
     const inputs = files.length > 0 ? files : ['-'];

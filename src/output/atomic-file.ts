@@ -56,7 +56,12 @@ export class AtomicFile {
    */
   async scratch(): Promise<ScratchFile> {
     const path = tempBeside(this.target, 'scratch');
-    const handle = await open(path, 'wx+');
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'wx+');
+    } catch (err) {
+      throw new OutputError(`-o ${this.target}: cannot create a scratch file beside it: ${errorMessage(err)}`, 'choose an output path in a writable folder with free space');
+    }
     openTemps.add(path);
     return {
       handle,

@@ -49,7 +49,10 @@ export class BatchEncoder {
     this.inputTypes = new Map(model.session.inputs.map((i) => [i.name, i.type]));
     for (const input of model.session.inputs) {
       if (!TOKEN_INPUT_TYPES.includes(input.type)) {
-        throw new ModelError(`graph input ${input.name} is ${input.type}; albert-embed feeds token inputs as ${TOKEN_INPUT_TYPES.join(', ')}`, 'export the model again with int64 inputs');
+        throw new ModelError(
+          `graph ${model.files.onnx}: input ${input.name} is ${input.type}; albert-embed feeds token inputs as ${TOKEN_INPUT_TYPES.join(', ')}`,
+          'export the model again with int64 inputs',
+        );
       }
     }
     this.limits = { ...limits, batchSize: model.fixedBatch ?? limits.batchSize, sameLength: !hasMask };

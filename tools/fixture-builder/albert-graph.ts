@@ -1,6 +1,6 @@
 // The ALBERT encoder (transformers' AlbertModel, eager attention) as an ONNX graph, node for node
 // the way torch.onnx / Optimum export it at opset 17: Gather embeddings, LayerNormalization,
-// MatMul+Add projections, the additive float mask, and gelu_new spelled out with Tanh.
+// MatMul+Add projections, the additive float mask, and gelu_new spelled out (Pow, Tanh).
 import { type AlbertConfig, groupForLayer, layerPrefix } from './albert-config.js';
 import { DataType, type Graph, type Initializer, type Node } from './onnx-proto.js';
 import type { Weights } from './weights.js';
