@@ -30,7 +30,10 @@ async function runPlan(session: ort.InferenceSession, ids: Int32Array[], plan: n
     const size = batch.length * seq;
     const input = new BigInt64Array(size);
     const mask = new BigInt64Array(size);
-    batch.forEach((item, b) => ids[item].forEach((id, t) => ((input[b * seq + t] = BigInt(id)), (mask[b * seq + t] = 1n))));
+    // Low words of little-endian int64, as BatchEncoder writes them.
+    const input32 = new Int32Array(input.buffer);
+    const mask32 = new Int32Array(mask.buffer);
+    batch.forEach((item, b) => ids[item].forEach((id, t) => ((input32[2 * (b * seq + t)] = id), (mask32[2 * (b * seq + t)] = 1))));
     const dims = [batch.length, seq];
     await session.run({
       input_ids: new ort.Tensor('int64', input, dims),
