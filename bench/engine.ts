@@ -12,6 +12,7 @@ import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS } from '../src/options.js'
 import { planBatches } from '../src/pipeline/batching.js';
 import { countNodeTypes } from '../tools/fixture-builder/onnx-proto.js';
 import { mixedCorpus } from './corpus.js';
+import { paddedTokens } from './flops.js';
 import { buildBaseShaped } from './models.js';
 
 const SESSION_DEFAULTS: ort.InferenceSession.SessionOptions = { interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
@@ -105,8 +106,7 @@ export async function runEngine({ work, threads }: { work: string; threads: numb
   for (let round = 0; round < 2; round++) for (let g = 0; g < grid.length; g++) budgetTimes[g].push(await timed(() => runPlan(session, ids, plans[g])));
   console.log(`batch budgets (300 lines; best of 2 interleaved rounds, padding share):`);
   const budgets = grid.map(([batchSize, maxBatchTokens], g) => {
-    const padded = plans[g].reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
-    const result = { batchSize, maxBatchTokens, seconds: Math.min(...budgetTimes[g]), padding: 1 - real / padded };
+    const result = { batchSize, maxBatchTokens, seconds: Math.min(...budgetTimes[g]), padding: 1 - real / paddedTokens(lengths, plans[g]) };
     console.log(`  --batch-size ${String(batchSize).padStart(3)} --max-batch-tokens ${String(maxBatchTokens).padStart(4)}: ${result.seconds.toFixed(2)} s, padding ${(100 * result.padding).toFixed(1)}%`);
     return result;
   });

@@ -44,6 +44,13 @@ export function paddedFlops(c: EncoderShape, lengths: readonly number[], batches
   return total;
 }
 
+/** Token positions computed when each batch is padded to its longest member. */
+export function paddedTokens(lengths: readonly number[], batches: readonly (readonly number[])[]): number {
+  let total = 0;
+  for (const batch of batches) total += batch.length * Math.max(...batch.map((i) => lengths[i]));
+  return total;
+}
+
 /** Batches of `size` in input order, as a pipeline called on consecutive slices runs them. */
 export function inputOrderBatches(count: number, size: number): number[][] {
   const batches: number[][] = [];

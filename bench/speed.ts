@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createEmbedder } from '../src/index.js';
 import { measureCeiling, type Ceiling } from './ceiling.js';
 import { mixedCorpus } from './corpus.js';
-import { inputOrderBatches, paddedFlops, perTokenFlops, usefulFlops } from './flops.js';
+import { inputOrderBatches, paddedFlops, paddedTokens, perTokenFlops, usefulFlops } from './flops.js';
 import { ROOT, runMeasured, type Measured } from './measure.js';
 import { buildBaseShaped } from './models.js';
 
@@ -117,9 +117,8 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
     const pipe = await runMeasured(PIPELINE, [dir, corpusPath, String(threads), theirs], 'Transformers.js pipeline');
     const timing = JSON.parse(pipe.stdout) as { loadSeconds: number; embedSeconds: number };
     const batches = inputOrderBatches(lines, 32);
-    const paddedTokens = batches.reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
     result.pipeline = {
-      ...summarize(pipe, lines, tokens, useful, ceiling.gflops, 1 - tokens / paddedTokens),
+      ...summarize(pipe, lines, tokens, useful, ceiling.gflops, 1 - tokens / paddedTokens(lengths, batches)),
       flopsMultiple: paddedFlops(config, lengths, batches) / useful,
       ...timing,
     };

@@ -109,7 +109,6 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
   try {
     embedder = await openEmbedder(options.embedder, io.notice);
     sink = await output.open(embedder.dim);
-    const stats: ExtractStats = { rows: 0, tokens: 0, truncated: 0, paddedTokens: 0, seconds: 0 };
     const total = totalBytes(options.inputs);
     const records = readRecords({
       files: options.inputs,
@@ -118,45 +117,40 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
       idField: options.idField,
       stdin: io.stdin,
     });
+    // Rows written and truncated so far; token totals live in the encoder's counters.
+    let written = 0;
+    let truncatedRows = 0;
+    const snapshot = (rows: number, fraction?: number): ExtractStats => {
+      const tokenStats = embedder!.tokenStats();
+      const stats: ExtractStats = { rows, tokens: tokenStats.real, truncated: truncatedRows, paddedTokens: tokenStats.padded, seconds: (performance.now() - started) / 1000 };
+      return fraction === undefined ? stats : { ...stats, fraction };
+    };
     let windowCount = 0;
     let bytesDone = 0;
-    const report = (rows: number, windowShare: number, windowBytesEnd: number) => {
-      const tokenStats = embedder!.tokenStats();
-      io.onProgress?.({
-        ...stats,
-        rows,
-        tokens: tokenStats.real,
-        paddedTokens: tokenStats.padded,
-        seconds: (performance.now() - started) / 1000,
-        // Within a window, progress is interpolated by the share of its tokens already embedded.
-        fraction: total ? Math.min(1, (bytesDone + (windowBytesEnd - bytesDone) * windowShare) / total) : undefined,
-      });
-    };
     for await (const window of windows(records, options.windowSize)) {
       if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
       const items = window.map((r) => embedder!.tokenize(r.text));
       const tokenCounts = items.map((item) => item.ids.length);
       const windowTokens = tokenCounts.reduce((a, b) => a + b, 0);
-      const windowBytesEnd = window[window.length - 1].bytesEnd;
+      const windowBytes = window[window.length - 1].bytesEnd - bytesDone;
       let rowsDone = 0;
       let tokensDone = 0;
       const rows = await embedder.encode(items, undefined, (batch) => {
         rowsDone += batch.rows;
         tokensDone += batch.tokens;
-        report(stats.rows + rowsDone, windowTokens ? tokensDone / windowTokens : 1, windowBytesEnd);
+        if (!io.onProgress) return;
+        // Within a window, progress is interpolated by the share of its tokens already embedded.
+        const share = windowTokens ? tokensDone / windowTokens : 1;
+        io.onProgress(snapshot(written + rowsDone, total ? Math.min(1, (bytesDone + windowBytes * share) / total) : undefined));
       });
       const truncated = items.map((item) => item.truncated);
       await sink.write({ rows, ids: window.map((r) => r.id), tokenCounts, truncated });
-      stats.rows += window.length;
-      for (const t of truncated) if (t) stats.truncated++;
-      const tokenStats = embedder.tokenStats();
-      stats.tokens = tokenStats.real;
-      stats.paddedTokens = tokenStats.padded;
-      bytesDone = windowBytesEnd;
+      written += window.length;
+      for (const t of truncated) if (t) truncatedRows++;
+      bytesDone += windowBytes;
     }
     const summary: ExtractSummary = {
-      ...stats,
-      seconds: (performance.now() - started) / 1000,
+      ...snapshot(written),
       output: options.output,
       dim: embedder.dim,
       maxLength: embedder.maxLength,

@@ -26,6 +26,8 @@ export interface ResolvedModel {
 
 /** The graph inputs albert-embed knows how to fill. */
 export const KNOWN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids', 'position_ids'] as const;
+/** Element types the token inputs may declare: Optimum uses int64, other exporters int32 ids or a float32 mask. */
+export const TOKEN_INPUT_TYPES = ['int64', 'int32', 'float32'] as const;
 export const OUTPUT_NAME = 'last_hidden_state';
 
 export interface LoadedModel extends ResolvedModel {
@@ -57,6 +59,13 @@ function checkGraph(session: EncoderSession, path: string): void {
     throw new ModelError(
       `graph ${path} declares inputs albert-embed cannot fill: ${unknown.map((i) => i.name).join(', ')} (known: ${KNOWN_INPUTS.join(', ')})`,
       'export the encoder alone (feature-extraction task) so that it takes token ids and an attention mask',
+    );
+  }
+  const mistyped = session.inputs.find((i) => !(TOKEN_INPUT_TYPES as readonly string[]).includes(i.type));
+  if (mistyped) {
+    throw new ModelError(
+      `graph ${path}: input ${mistyped.name} is ${mistyped.type}; albert-embed feeds token inputs as ${TOKEN_INPUT_TYPES.join(', ')}`,
+      'export the model again with int64 inputs',
     );
   }
   if (!session.inputs.some((i) => i.name === 'input_ids')) {

@@ -1,13 +1,11 @@
 // Runs tokenized texts through the graph in length-sorted batches and pools each into a row.
 import { endianness } from 'node:os';
-import { InferenceError, ModelError } from '../errors.js';
+import { InferenceError } from '../errors.js';
 import { OUTPUT_NAME, type LoadedModel } from '../model/model.js';
 import type { TokenFeed } from '../model/session.js';
 import { planBatches, type BatchLimits } from './batching.js';
 import { l2NormalizeRows, poolInto, type Pooling } from './pooling.js';
 import type { Tokenized } from './tokenize.js';
-
-const TOKEN_INPUT_TYPES = ['int64', 'int32', 'float32'];
 
 interface TokenInput {
   data: BigInt64Array | Int32Array | Float32Array;
@@ -45,16 +43,8 @@ export class BatchEncoder {
     // attention mask would attend to padding, so it only ever sees batches of equal lengths
     // (and a fixed sequence length it cannot be padded to at all; see chooseMaxLength).
     const hasMask = model.session.inputs.some((i) => i.name === 'attention_mask');
-    // Optimum declares int64 inputs; other exporters use int32 ids or a float32 mask.
+    // One of TOKEN_INPUT_TYPES each (checked when the model loaded).
     this.inputTypes = new Map(model.session.inputs.map((i) => [i.name, i.type]));
-    for (const input of model.session.inputs) {
-      if (!TOKEN_INPUT_TYPES.includes(input.type)) {
-        throw new ModelError(
-          `graph ${model.files.onnx}: input ${input.name} is ${input.type}; albert-embed feeds token inputs as ${TOKEN_INPUT_TYPES.join(', ')}`,
-          'export the model again with int64 inputs',
-        );
-      }
-    }
     this.limits = { ...limits, batchSize: model.fixedBatch ?? limits.batchSize, sameLength: !hasMask };
   }
 
@@ -85,18 +75,15 @@ export class BatchEncoder {
     const out = new Float32Array(items.length * this.dim);
     const lengths = items.map((item) => item.ids.length);
     for (const batch of planBatches(lengths, this.limits)) {
-      await this.runBatch(items, batch, pool.pooling, out);
-      if (onBatch) {
-        let tokens = 0;
-        for (const i of batch) tokens += lengths[i];
-        onBatch({ rows: batch.length, tokens });
-      }
+      const tokens = await this.runBatch(items, batch, pool.pooling, out);
+      onBatch?.({ rows: batch.length, tokens });
     }
     if (pool.normalize) l2NormalizeRows(out, this.dim);
     return out;
   }
 
-  private async runBatch(items: readonly Tokenized[], batch: number[], pooling: Pooling, out: Float32Array): Promise<void> {
+  /** Runs one batch, pools its rows into `out`, and returns its real token count. */
+  private async runBatch(items: readonly Tokenized[], batch: number[], pooling: Pooling, out: Float32Array): Promise<number> {
     const { session, tokenizer } = this.model;
     const rows = this.model.fixedBatch ?? batch.length;
     let seqLen = this.model.fixedSeqLen ?? 0;
@@ -107,10 +94,11 @@ export class BatchEncoder {
     const mask = this.tokenInput('attention_mask', size);
     if (tokenizer.padId !== 0) for (let i = 0; i < size; i++) ids.view[i * ids.stride] = tokenizer.padId;
     const lengths = new Int32Array(batch.length);
+    let real = 0;
     batch.forEach((itemIndex, b) => {
       const tokens = items[itemIndex].ids;
       lengths[b] = tokens.length;
-      this.realTokens += tokens.length;
+      real += tokens.length;
       const base = b * seqLen;
       for (let t = 0; t < tokens.length; t++) {
         ids.view[(base + t) * ids.stride] = tokens[t];
@@ -141,5 +129,7 @@ export class BatchEncoder {
       );
     }
     poolInto(pooling, hidden.data, seqLen, this.dim, lengths, out, batch);
+    this.realTokens += real;
+    return real;
   }
 }
