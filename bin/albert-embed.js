@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: checks the Node version, wires the real process streams into main(), and turns
-// SIGINT/SIGTERM into exit 130 after removing any half-written output file.
+// SIGINT, SIGTERM and SIGHUP into exit 130 after removing any half-written output file.
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 20) {
   process.stderr.write(`albert-embed: needs Node.js 20 or newer, this is ${process.version}\n`);
@@ -10,7 +10,7 @@ if (major < 20) {
 const { main } = await import('../dist/src/cli/main.js');
 const { discardOpenOutputsSync } = await import('../dist/src/output/atomic-file.js');
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(signal, () => {
     discardOpenOutputsSync();
     process.stderr.write(`\nalbert-embed: interrupted by ${signal}; no output file was written\n`);
@@ -18,11 +18,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-process.stdout.on('error', (err) => {
-  // A closed pipe (`| head`) is the reader's choice, not a failure.
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-});
+// Write errors on stdout reach the code that wrote (a closed pipe ends the run quietly, anything
+// else is exit 6); without a listener the same error would also crash the process as an event.
+process.stdout.on('error', () => {});
 
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,

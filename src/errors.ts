@@ -11,7 +11,7 @@ export const ExitCode = {
   device: 5,
   output: 6,
   inference: 7,
-  /** Set by bin/albert-embed.js on SIGINT/SIGTERM, after removing any temp output. */
+  /** Set by bin/albert-embed.js on SIGINT/SIGTERM/SIGHUP, after removing any temp output. */
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -54,6 +54,17 @@ export class OutputError extends AlbertEmbedError {
 /** onnxruntime failed while running the graph. */
 export class InferenceError extends AlbertEmbedError {
   readonly exitCode = ExitCode.inference;
+}
+
+/**
+ * The reader of stdout went away (`| head`): not a failure of albert-embed, so the run ends
+ * quietly with exit code 0 and no summary.
+ */
+export class StdoutClosed extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('stdout was closed by its reader', options);
+    this.name = 'StdoutClosed';
+  }
 }
 
 export function errorMessage(err: unknown): string {

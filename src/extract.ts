@@ -1,28 +1,22 @@
 // The extract job: records in, pooled rows out, in input order, in bounded memory.
-// Records are taken a window at a time; each window is tokenized, encoded in length-sorted
-// batches, and written before the next window is read.
+// Each record is tokenized as it is read (its text is dropped right after); records gather into
+// windows, and each window is encoded in length-sorted batches and written before the next one.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { openEmbedder, type Embedder } from './embedder.js';
-import { checkInputs, readRecords, totalBytes, type InputFormat, type TextRecord } from './input/records.js';
-import type { EmbedderSettings } from './options.js';
+import { UsageError } from './errors.js';
+import { checkInputs, readRecords, totalBytes } from './input/records.js';
+import type { RecordId } from './input/record-id.js';
 import { collectGarbage } from './memory.js';
-import { prepareOutput, type OutputFormat, type RowSink } from './output/sinks.js';
+import type { Device } from './model/devices.js';
+import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
+import { finalTarget } from './output/atomic-file.js';
+import { prepareOutput, type RowSink } from './output/sinks.js';
+import type { Tokenized } from './pipeline/tokenize.js';
+import { textBudget } from './pipeline/tokenize.js';
 import { VERSION } from './version.js';
-
-export interface ExtractOptions {
-  embedder: EmbedderSettings;
-  inputs: readonly string[];
-  inputFormat: InputFormat;
-  textField: string;
-  idField?: string;
-  output: string;
-  outputFormat: OutputFormat;
-  /** Records tokenized and length-sorted together; bounds memory. */
-  windowSize: number;
-}
 
 export interface ExtractStats {
   rows: number;
@@ -39,7 +33,7 @@ export interface ExtractSummary extends ExtractStats {
   output: string;
   dim: number;
   maxLength: number;
-  device: 'cpu' | 'cuda';
+  device: Device;
 }
 
 export interface ExtractIo {
@@ -51,17 +45,21 @@ export interface ExtractIo {
 
 /** Windows between full garbage collections (see memory.ts). */
 const GC_EVERY_WINDOWS = 4;
+/**
+ * Longest stretch of synchronous tokenization between returns to the event loop: signal
+ * handlers run only there, and SIGINT/SIGTERM/SIGHUP must end a run promptly.
+ */
+const YIELD_EVERY_MS = 50;
 
-async function* windows(records: AsyncIterable<TextRecord>, size: number): AsyncGenerator<TextRecord[]> {
-  let window: TextRecord[] = [];
-  for await (const record of records) {
-    window.push(record);
-    if (window.length >= size) {
-      yield window;
-      window = [];
-    }
-  }
-  if (window.length > 0) yield window;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One window of tokenized records waiting to be encoded. */
+interface Window {
+  items: Tokenized[];
+  ids: RecordId[];
+  /** `file:line` of each record, for messages about it. */
+  places: string[];
+  bytesEnd: number;
 }
 
 function sha256(path: string): Promise<string> {
@@ -100,63 +98,110 @@ async function describeRun(embedder: Embedder, summary: ExtractSummary): Promise
   };
 }
 
-export async function extract(options: ExtractOptions, io: ExtractIo): Promise<ExtractSummary> {
+/**
+ * albert-embed never overwrites its input: -o naming an input file, through a symbolic link, a
+ * hard link or another spelling of its path, is refused before anything runs.
+ */
+function checkOutputIsNotInput(settings: ExtractSettings, naming: Naming): void {
+  if (settings.output === '-') return;
+  const out = statSync(finalTarget(settings.output), { throwIfNoEntry: false });
+  if (!out) return;
+  for (const input of settings.inputs) {
+    if (input === '-') continue;
+    const stat = statSync(input);
+    if (stat.dev === out.dev && stat.ino === out.ino) {
+      const flag = naming === 'cli' ? '-o' : 'output';
+      throw new UsageError(`${flag} ${settings.output} is the input file ${input}; albert-embed never overwrites its input`, `write the embeddings to another path, for example ${flag} embeddings.npz`);
+    }
+  }
+}
+
+/** The extract job on resolved settings (the CLI's path); see extract() for the library's. */
+export async function runExtract(settings: ExtractSettings, io: ExtractIo, naming: Naming = 'library'): Promise<ExtractSummary> {
   const started = performance.now();
-  checkInputs(options.inputs);
-  const output = await prepareOutput({ path: options.output, format: options.outputFormat, stdout: io.stdout });
+  checkInputs(settings.inputs);
+  checkOutputIsNotInput(settings, naming);
+  const output = await prepareOutput({ path: settings.output, format: settings.outputFormat, stdout: io.stdout });
   let embedder: Embedder | undefined;
   let sink: RowSink | undefined;
   try {
-    embedder = await openEmbedder(options.embedder, io.notice);
-    sink = await output.open(embedder.dim);
-    const total = totalBytes(options.inputs);
+    embedder = await openEmbedder(settings.embedder, io.notice, naming);
+    const e = embedder;
+    sink = await output.open(e.dim);
+    const total = totalBytes(settings.inputs);
     const records = readRecords({
-      files: options.inputs,
-      format: options.inputFormat,
-      textField: options.textField,
-      idField: options.idField,
+      files: settings.inputs,
+      format: settings.inputFormat,
+      textField: settings.textField,
+      idField: settings.idField,
       stdin: io.stdin,
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+      maxTextBytes: 3 * textBudget(e.maxLength),
     });
     // Rows written and truncated so far; token totals live in the encoder's counters.
     let written = 0;
     let truncatedRows = 0;
+    let bytesDone = 0;
     const snapshot = (rows: number, fraction?: number): ExtractStats => {
-      const tokenStats = embedder!.tokenStats();
+      const tokenStats = e.tokenStats();
       const stats: ExtractStats = { rows, tokens: tokenStats.real, truncated: truncatedRows, paddedTokens: tokenStats.padded, seconds: (performance.now() - started) / 1000 };
       return fraction === undefined ? stats : { ...stats, fraction };
     };
-    let windowCount = 0;
-    let bytesDone = 0;
-    for await (const window of windows(records, options.windowSize)) {
-      if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
-      const items = window.map((r) => embedder!.tokenize(r.text));
-      const tokenCounts = items.map((item) => item.ids.length);
+
+    const flush = async (window: Window) => {
+      const tokenCounts = window.items.map((item) => item.ids.length);
       const windowTokens = tokenCounts.reduce((a, b) => a + b, 0);
-      const windowBytes = window[window.length - 1].bytesEnd - bytesDone;
+      const windowBytes = window.bytesEnd - bytesDone;
       let rowsDone = 0;
       let tokensDone = 0;
-      const rows = await embedder.encode(items, undefined, (batch) => {
-        rowsDone += batch.rows;
-        tokensDone += batch.tokens;
-        if (!io.onProgress) return;
-        // Within a window, progress is interpolated by the share of its tokens already embedded.
-        const share = windowTokens ? tokensDone / windowTokens : 1;
-        io.onProgress(snapshot(written + rowsDone, total ? Math.min(1, (bytesDone + windowBytes * share) / total) : undefined));
-      });
-      const truncated = items.map((item) => item.truncated);
-      await sink.write({ rows, ids: window.map((r) => r.id), tokenCounts, truncated });
-      written += window.length;
+      const rows = await e.encode(
+        window.items,
+        undefined,
+        (batch) => {
+          rowsDone += batch.rows;
+          tokensDone += batch.tokens;
+          if (!io.onProgress) return;
+          // Within a window, progress is interpolated by the share of its tokens already embedded.
+          const share = windowTokens ? tokensDone / windowTokens : 1;
+          io.onProgress(snapshot(written + rowsDone, total ? Math.min(1, (bytesDone + windowBytes * share) / total) : undefined));
+        },
+        (i) => window.places[i],
+      );
+      const truncated = window.items.map((item) => item.truncated);
+      await sink!.write({ rows, ids: window.ids, tokenCounts, truncated });
+      written += window.items.length;
       for (const t of truncated) if (t) truncatedRows++;
-      bytesDone += windowBytes;
+      bytesDone = window.bytesEnd;
+    };
+
+    let window: Window = { items: [], ids: [], places: [], bytesEnd: 0 };
+    let windowCount = 0;
+    let lastYield = performance.now();
+    for await (const record of records) {
+      window.items.push(e.tokenize(record.text, record.cut));
+      window.ids.push(record.id);
+      window.places.push(`${record.source}:${record.line}`);
+      window.bytesEnd = record.bytesEnd;
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (window.items.length >= settings.windowSize) {
+        if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
+        await flush(window);
+        window = { items: [], ids: [], places: [], bytesEnd: 0 };
+        lastYield = performance.now();
+      }
     }
+    if (window.items.length > 0) await flush(window);
     const summary: ExtractSummary = {
       ...snapshot(written),
-      output: options.output,
-      dim: embedder.dim,
-      maxLength: embedder.maxLength,
-      device: embedder.description.device,
+      output: settings.output,
+      dim: e.dim,
+      maxLength: e.maxLength,
+      device: e.description.device,
     };
-    await sink.finish(await describeRun(embedder, summary));
+    await sink.finish(await describeRun(e, summary));
     return summary;
   } catch (err) {
     await (sink ? sink.abort() : output.discard());
@@ -164,4 +209,9 @@ export async function extract(options: ExtractOptions, io: ExtractIo): Promise<E
   } finally {
     await embedder?.close();
   }
+}
+
+/** Library entry point: embeds the inputs into `options.output`, validating options like the CLI. */
+export async function extract(options: ExtractOptions, io: ExtractIo): Promise<ExtractSummary> {
+  return runExtract(resolveExtractSettings(options), io, 'library');
 }

@@ -2,16 +2,23 @@
 export { createEmbedder, openEmbedder } from './embedder.js';
 export type { Embedder, EmbedResult, ModelDescription } from './embedder.js';
 export { extract } from './extract.js';
-export type { ExtractOptions, ExtractStats, ExtractSummary, ExtractIo } from './extract.js';
+export type { ExtractStats, ExtractSummary, ExtractIo } from './extract.js';
 export { describeModel } from './info.js';
 export type { ModelInfo } from './info.js';
-export { resolveEmbedderSettings, DEFAULT_MODEL } from './options.js';
-export type { EmbedderOptions, EmbedderSettings } from './options.js';
+export { resolveEmbedderSettings, resolveExtractSettings, DEFAULT_MODEL, OPTIONS } from './options.js';
+export type { EmbedderOptions, EmbedderSettings, ExtractOptions, ExtractSettings, PoolSettings } from './options.js';
 export { POOLINGS } from './pipeline/pooling.js';
 export type { Pooling } from './pipeline/pooling.js';
 export { DTYPES } from './model/dtypes.js';
 export type { Dtype } from './model/dtypes.js';
-export type { DeviceChoice } from './model/session.js';
+export { DEVICES } from './model/devices.js';
+export type { DeviceChoice } from './model/devices.js';
+export { INPUT_FORMATS } from './input/formats.js';
+export type { InputFormat } from './input/formats.js';
+export { OUTPUT_FORMATS } from './output/formats.js';
+export type { OutputFormat } from './output/formats.js';
+export { JsonNumber } from './input/record-id.js';
+export type { RecordId } from './input/record-id.js';
 export {
   AlbertEmbedError,
   UsageError,

@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { openEmbedder } from './embedder.js';
-import type { EmbedderSettings } from './options.js';
+import type { EmbedderSettings, Naming } from './options.js';
 import type { TensorInfo } from './model/session.js';
 
 export interface ModelInfo {
@@ -37,8 +37,8 @@ function listFiles(dir: string, base = dir): Array<{ path: string; bytes: number
     .sort((a, b) => a.path.localeCompare(b.path));
 }
 
-export async function describeModel(settings: EmbedderSettings, notice: (message: string) => void): Promise<ModelInfo> {
-  const embedder = await openEmbedder(settings, notice);
+export async function describeModel(settings: EmbedderSettings, notice: (message: string) => void = () => {}, naming: Naming = 'library'): Promise<ModelInfo> {
+  const embedder = await openEmbedder(settings, notice, naming);
   try {
     const { files, config, tokenizer, session } = embedder.loaded;
     return {

@@ -1,15 +1,18 @@
-// The settings the library runs on: every default and every check on a value lives here, so the
-// CLI and library callers get the same behaviour and core code never sees a raw flag string.
-import { availableParallelism, homedir } from 'node:os';
+// Every option albert-embed takes, in one table: its library name, its flag, help text, choices,
+// default and the one validator that both the CLI flags and the library calls run. The CLI builds
+// its commander flags from this table; createEmbedder, embed and extract resolve their options
+// through it; core code only ever sees the resolved, validated settings.
+import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
-import { DTYPES, isDtype, type Dtype } from './model/dtypes.js';
+import { formatOf, INPUT_FORMATS, type InputFormat } from './input/formats.js';
+import { DTYPES, type Dtype } from './model/dtypes.js';
 import type { ModelSettings } from './model/model.js';
-import type { DeviceChoice } from './model/session.js';
+import { DEVICES, type DeviceChoice } from './model/devices.js';
+import { formatFromPath, type OutputFormat } from './output/formats.js';
 import { POOLINGS, type Pooling } from './pipeline/pooling.js';
 
 export const DEFAULT_MODEL = 'Xenova/albert-base-v2';
-export const DEVICES: readonly DeviceChoice[] = ['cpu', 'cuda', 'auto'];
 export const DEFAULT_BATCH_SIZE = 32;
 /**
  * Padded tokens per forward pass when --max-batch-tokens is not given. On CPU, measured by
@@ -21,13 +24,141 @@ export const DEFAULT_MAX_BATCH_TOKENS: Readonly<Record<'cpu' | 'cuda', number>> 
 /** Records tokenized and length-sorted together by extract: bounds memory, feeds the sort. */
 export const DEFAULT_WINDOW = 2048;
 
+/** Whose words an error uses: the CLI's flags (--max-length) or the library's names (maxLength). */
+export type Naming = 'cli' | 'library';
+
+export interface OptionDef<T> {
+  /** The library's name for it (EmbedderOptions / ExtractOptions key). */
+  readonly name: string;
+  /** commander's flag spelling, e.g. '-m, --model <dir|hub-id>'. */
+  readonly flags: string;
+  /** How CLI messages name it, when not by its long flag (-o is how everyone writes --output). */
+  readonly label?: string;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  /** The default when it is a constant; undefined when the model, machine or environment decide it. */
+  readonly default?: T;
+  /** CLI text -> the value `check` expects (numbers from digits). */
+  readonly fromText?: (text: string) => unknown;
+  /** Validates a value from either side; throws UsageError naming `label`. */
+  readonly check: (value: unknown, label: string) => T;
+}
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+
+function integerFromText(text: string): unknown {
+  return /^\s*\d+\s*$/.test(text) ? Number(text) : text;
+}
+
+interface Bound {
+  max: () => number;
+  /** What the bound is, for the message: "the 2 logical CPUs this process may use". */
+  why: (max: number) => string;
+}
+
+function positiveInteger(bound?: Bound) {
+  return (value: unknown, label: string): number => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new UsageError(`${label} must be a positive integer, got ${show(value)}`);
+    if (bound && value > bound.max()) {
+      const max = bound.max();
+      throw new UsageError(`${label} ${value} exceeds ${bound.why(max)}`, `use ${label} ${max} or less`);
+    }
+    return value;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (value: unknown, label: string): T => {
+    if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
+      throw new UsageError(`${label} must be one of ${values.join(', ')}, got ${show(value)}`);
+    }
+    return value as T;
+  };
+}
+
+function text(value: unknown, label: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${label} must be a non-empty string, got ${show(value)}`);
+  return value;
+}
+
+function flag(value: unknown, label: string): boolean {
+  if (typeof value !== 'boolean') throw new UsageError(`${label} must be true or false, got ${show(value)}`);
+  return value;
+}
+
+const logicalCpus: Bound = { max: () => availableParallelism(), why: (n) => `the ${n} logical CPUs this process may use` };
+
+/** The option table. Keys are the library names. */
+export const OPTIONS = {
+  model: { name: 'model', flags: '-m, --model <dir|hub-id>', help: `model folder or hub id (env ALBERT_EMBED_MODEL; default ${DEFAULT_MODEL})`, check: text },
+  dtype: { name: 'dtype', flags: '--dtype <dtype>', help: 'which ONNX weight file to load', choices: DTYPES, default: 'fp32', check: oneOf(DTYPES) },
+  cacheDir: { name: 'cacheDir', flags: '--cache-dir <dir>', help: 'where hub downloads are cached (env ALBERT_EMBED_CACHE; default ~/.cache/albert-embed)', check: text },
+  revision: { name: 'revision', flags: '--revision <rev>', help: 'hub branch, tag or commit', default: 'main', check: text },
+  offline: { name: 'offline', flags: '--offline', help: 'never use the network; hub ids must already be cached (also HF_HUB_OFFLINE=1)', check: flag },
+  device: { name: 'device', flags: '--device <device>', help: 'cpu, cuda, or auto (CUDA when it loads, else CPU)', choices: DEVICES, default: 'cpu', check: oneOf(DEVICES) },
+  threads: {
+    name: 'threads',
+    flags: '--threads <n>',
+    help: 'onnxruntime intra-op threads (default and most: os.availableParallelism())',
+    fromText: integerFromText,
+    check: positiveInteger(logicalCpus),
+  },
+  maxLength: {
+    name: 'maxLength',
+    flags: '--max-length <n>',
+    help: 'tokens per text incl. [CLS]/[SEP] (default: the model limit); longer texts are truncated',
+    fromText: integerFromText,
+    check: positiveInteger(),
+  },
+  pooling: { name: 'pooling', flags: '--pooling <mode>', help: 'mean and max over real tokens, or the [CLS] vector', choices: POOLINGS, default: 'mean', check: oneOf(POOLINGS) },
+  normalize: { name: 'normalize', flags: '--normalize', help: 'L2-normalize every row', default: false, check: flag },
+  batchSize: { name: 'batchSize', flags: '--batch-size <n>', help: 'most texts per forward pass', default: DEFAULT_BATCH_SIZE, fromText: integerFromText, check: positiveInteger() },
+  maxBatchTokens: {
+    name: 'maxBatchTokens',
+    flags: '--max-batch-tokens <n>',
+    help: `most padded tokens per forward pass (default: ${DEFAULT_MAX_BATCH_TOKENS.cpu} on CPU, ${DEFAULT_MAX_BATCH_TOKENS.cuda} on CUDA)`,
+    fromText: integerFromText,
+    check: positiveInteger(),
+  },
+  inputFormat: {
+    name: 'inputFormat',
+    flags: '--input-format <format>',
+    help: 'auto: .jsonl/.ndjson are JSON Lines, everything else text',
+    choices: INPUT_FORMATS,
+    default: 'auto',
+    check: oneOf(INPUT_FORMATS),
+  },
+  textField: { name: 'textField', flags: '--text-field <name>', help: 'JSON Lines field holding the text', default: 'text', check: text },
+  idField: { name: 'idField', flags: '--id-field <name>', help: 'JSON Lines field holding the record id (default: the record number from 0)', check: text },
+  output: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'output: X.npy, X.npz, X.jsonl, or - for JSON Lines on stdout', check: text },
+} as const satisfies Record<string, OptionDef<unknown>>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** The long flag of an option: '--max-length'. */
+export function flagOf(name: OptionName): string {
+  return OPTIONS[name].flags.match(/--[\w-]+/)![0];
+}
+
+function labelOf(name: OptionName, naming: Naming): string {
+  if (naming === 'library') return name;
+  return (OPTIONS[name] as OptionDef<unknown>).label ?? flagOf(name);
+}
+
+/** Validates `value` (or returns the table's default when it is undefined). */
+function resolve<K extends OptionName>(name: K, value: unknown, naming: Naming): ReturnType<(typeof OPTIONS)[K]['check']> {
+  const def = OPTIONS[name] as OptionDef<unknown>;
+  if (value === undefined) return def.default as ReturnType<(typeof OPTIONS)[K]['check']>;
+  return def.check(value, labelOf(name, naming)) as ReturnType<(typeof OPTIONS)[K]['check']>;
+}
+
 /** What a library caller may pass to createEmbedder; everything is optional. */
 export interface EmbedderOptions {
   /** Local folder or hub id; default $ALBERT_EMBED_MODEL, else Xenova/albert-base-v2. */
   model?: string;
   dtype?: Dtype;
   device?: DeviceChoice;
-  /** onnxruntime intra-op threads; default os.availableParallelism(). */
+  /** onnxruntime intra-op threads; default (and most) os.availableParallelism(). */
   threads?: number;
   cacheDir?: string;
   revision?: string;
@@ -41,59 +172,178 @@ export interface EmbedderOptions {
   maxBatchTokens?: number;
 }
 
-export interface EmbedderSettings {
+export interface PoolSettings {
+  pooling: Pooling;
+  normalize: boolean;
+}
+
+export interface EmbedderSettings extends PoolSettings {
   model: ModelSettings;
   /** undefined: the smaller of the tokenizer's model_max_length and max_position_embeddings. */
   maxLength?: number;
-  pooling: Pooling;
-  normalize: boolean;
   /** maxBatchTokens undefined: DEFAULT_MAX_BATCH_TOKENS for the device the session opens on. */
   batch: { batchSize: number; maxBatchTokens?: number };
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
-
-function positiveInt(value: number | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
-  return value;
-}
 
 export function defaultCacheDir(env: Env): string {
   if (env.ALBERT_EMBED_CACHE) return env.ALBERT_EMBED_CACHE;
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'albert-embed');
 }
 
-export function resolveEmbedderSettings(options: EmbedderOptions, env: Env = process.env): EmbedderSettings {
-  const dtype = options.dtype ?? 'fp32';
-  if (!isDtype(dtype)) throw new UsageError(`--dtype ${dtype} is not one of ${DTYPES.join(', ')}`);
-  const device = options.device ?? 'cpu';
-  if (!DEVICES.includes(device)) throw new UsageError(`--device ${device} is not one of ${DEVICES.join(', ')}`);
-  const pooling = options.pooling ?? 'mean';
-  if (!POOLINGS.includes(pooling)) throw new UsageError(`--pooling ${pooling} is not one of ${POOLINGS.join(', ')}`);
-  const maxLength = options.maxLength === undefined ? undefined : positiveInt(options.maxLength, '--max-length', 0);
-  const settings: EmbedderSettings = {
+function plainObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${what} must be an object, got ${Array.isArray(value) ? 'an array' : show(value)}`);
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknown(options: Record<string, unknown>, known: readonly string[], what: string): void {
+  const unknown = Object.keys(options).filter((k) => !known.includes(k) && options[k] !== undefined);
+  if (unknown.length > 0) throw new UsageError(`${what}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ')})`);
+}
+
+const EMBEDDER_KEYS = ['model', 'dtype', 'device', 'threads', 'cacheDir', 'revision', 'offline', 'maxLength', 'pooling', 'normalize', 'batchSize', 'maxBatchTokens'] as const satisfies readonly OptionName[];
+
+/** Validates library or CLI options into the settings the embedder runs on. */
+export function resolveEmbedderSettings(options: EmbedderOptions = {}, env: Env = process.env, naming: Naming = 'library'): EmbedderSettings {
+  const o = plainObject(options, 'embedder options');
+  if (naming === 'library') rejectUnknown(o, EMBEDDER_KEYS, 'createEmbedder');
+  return {
     model: {
-      model: options.model ?? env.ALBERT_EMBED_MODEL ?? DEFAULT_MODEL,
-      dtype,
-      device,
-      threads: positiveInt(options.threads, '--threads', availableParallelism()),
+      model: o.model === undefined ? env.ALBERT_EMBED_MODEL || DEFAULT_MODEL : resolve('model', o.model, naming),
+      dtype: resolve('dtype', o.dtype, naming),
+      device: resolve('device', o.device, naming),
+      threads: o.threads === undefined ? availableParallelism() : resolve('threads', o.threads, naming),
       hub: {
-        cacheDir: options.cacheDir ?? defaultCacheDir(env),
-        offline: options.offline ?? (truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE)),
-        revision: options.revision ?? 'main',
+        cacheDir: o.cacheDir === undefined ? defaultCacheDir(env) : resolve('cacheDir', o.cacheDir, naming),
+        offline: o.offline === undefined ? truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE) : resolve('offline', o.offline, naming),
+        revision: resolve('revision', o.revision, naming),
         endpoint: env.HF_ENDPOINT || 'https://huggingface.co',
       },
     },
-    maxLength,
-    pooling,
-    normalize: options.normalize ?? false,
+    maxLength: o.maxLength === undefined ? undefined : resolve('maxLength', o.maxLength, naming),
+    pooling: resolve('pooling', o.pooling, naming),
+    normalize: resolve('normalize', o.normalize, naming),
     batch: {
-      batchSize: positiveInt(options.batchSize, '--batch-size', DEFAULT_BATCH_SIZE),
-      maxBatchTokens: options.maxBatchTokens === undefined ? undefined : positiveInt(options.maxBatchTokens, '--max-batch-tokens', 0),
+      batchSize: resolve('batchSize', o.batchSize, naming),
+      maxBatchTokens: o.maxBatchTokens === undefined ? undefined : resolve('maxBatchTokens', o.maxBatchTokens, naming),
     },
   };
-  return settings;
+}
+
+/** Per-call overrides of embed(): pooling and normalize, validated like the options. */
+export function resolvePoolSettings(base: PoolSettings, overrides: unknown, naming: Naming = 'library'): PoolSettings {
+  if (overrides === undefined) return base;
+  const o = plainObject(overrides, 'embed options');
+  rejectUnknown(o, ['pooling', 'normalize'], 'embed');
+  return {
+    pooling: o.pooling === undefined ? base.pooling : resolve('pooling', o.pooling, naming),
+    normalize: o.normalize === undefined ? base.normalize : resolve('normalize', o.normalize, naming),
+  };
+}
+
+/** The model facts the per-pass limits derive from. */
+export interface PassShape {
+  hiddenSize: number;
+  intermediateSize: number;
+  numHeads: number;
+  /** The longest sequence a pass may hold (the chosen max length). */
+  maxLength: number;
+}
+
+/** Memory this process may use: the cgroup limit when there is one, else physical memory. */
+function usableMemory(): number {
+  const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return limit && limit > 0 && limit < totalmem() ? limit : totalmem();
+}
+
+/**
+ * The most tokens one forward pass may hold on this machine: activations are estimated at
+ * 4 bytes x (6 hidden + 2 intermediate + 2 x heads x sequence) per token (the tensors of one
+ * layer that onnxruntime keeps alive at once: Q/K/V and their transposes, the residual stream,
+ * both feed-forward tensors, attention scores and their softmax), against half of the memory.
+ */
+export function maxPassTokens(shape: PassShape, memory = usableMemory()): number {
+  const bytesPerToken = 4 * (6 * shape.hiddenSize + 2 * shape.intermediateSize + 2 * shape.numHeads * shape.maxLength);
+  return Math.max(shape.maxLength, Math.floor(memory / 2 / bytesPerToken));
+}
+
+/** Refuses per-pass sizes the machine cannot hold for this model (checked once the model is known). */
+export function checkPassLimits(batch: EmbedderSettings['batch'], shape: PassShape, naming: Naming, memory = usableMemory()): void {
+  const limit = maxPassTokens(shape, memory);
+  const gib = (memory / 2 ** 30).toFixed(1);
+  const why = `${limit.toLocaleString('en-US')}, the tokens one forward pass of this model (hidden ${shape.hiddenSize}, ${shape.numHeads} heads, max length ${shape.maxLength}) can hold in half of this machine's ${gib} GiB`;
+  for (const name of ['maxBatchTokens', 'batchSize'] as const) {
+    const value = batch[name];
+    if (value !== undefined && value > limit) {
+      const label = labelOf(name, naming);
+      throw new UsageError(`${label} ${value} exceeds ${why}`, `use ${label} ${limit} or less`);
+    }
+  }
+}
+
+/** What a library caller passes to extract(): the embedder's options plus the job's. */
+export interface ExtractOptions extends EmbedderOptions {
+  /** File paths; '-' (the default, alone) is stdin. */
+  inputs?: readonly string[];
+  inputFormat?: InputFormat;
+  textField?: string;
+  idField?: string;
+  /** X.npy, X.npz, X.jsonl / X.ndjson, or '-' for JSON Lines on stdout. */
+  output: string;
+}
+
+export interface ExtractSettings {
+  embedder: EmbedderSettings;
+  inputs: readonly string[];
+  inputFormat: InputFormat;
+  textField: string;
+  idField?: string;
+  output: string;
+  outputFormat: OutputFormat;
+  /** Records tokenized and length-sorted together; bounds memory. */
+  windowSize: number;
+}
+
+const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'output'] as const;
+
+/** Validates extract options (library or CLI) into the settings the job runs on. */
+export function resolveExtractSettings(options: ExtractOptions, env: Env = process.env, naming: Naming = 'library'): ExtractSettings {
+  const o = plainObject(options, 'extract options');
+  if (naming === 'library') rejectUnknown(o, EXTRACT_KEYS, 'extract');
+  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, output: _o, ...embedderOptions } = o;
+  const embedder = resolveEmbedderSettings(embedderOptions as EmbedderOptions, env, naming);
+  const inputs = rawInputs === undefined ? ['-'] : rawInputs;
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new UsageError(`inputs must be a non-empty array of paths, got ${show(inputs)}`);
+  inputs.forEach((f, i) => text(f, `inputs[${i}]`));
+  if (inputs.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be read only once');
+  const output = resolve('output', o.output, naming);
+  if (output === undefined) throw new UsageError(`${labelOf('output', naming)} is required`);
+  if (output !== '-' && /[/\\]$/.test(output)) {
+    throw new UsageError(`${labelOf('output', naming)} ${output} ends in a path separator, so it names a folder, not a file`, 'name the output file, for example out/embeddings.npz');
+  }
+  const outputFormat = formatFromPath(output);
+  if (!outputFormat) {
+    throw new UsageError(`${labelOf('output', naming)} ${output}: unknown output format`, 'end the path in .npy, .npz or .jsonl, or pass - for JSON Lines on stdout');
+  }
+  const inputFormat = resolve('inputFormat', o.inputFormat, naming);
+  const idField = o.idField === undefined ? undefined : resolve('idField', o.idField, naming);
+  if (idField !== undefined && !inputs.some((f: string) => formatOf(f, inputFormat) === 'jsonl')) {
+    throw new UsageError(
+      `${labelOf('idField', naming)} ${idField} needs JSON Lines input, but ${inputs.join(', ')} is read as text`,
+      naming === 'cli' ? 'name .jsonl files, or pass --input-format jsonl' : "name .jsonl files, or pass inputFormat: 'jsonl'",
+    );
+  }
+  return {
+    embedder,
+    inputs: [...inputs] as string[],
+    inputFormat,
+    textField: resolve('textField', o.textField, naming),
+    idField,
+    output,
+    outputFormat,
+    windowSize: DEFAULT_WINDOW,
+  };
 }

@@ -9,7 +9,8 @@ import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbedder, extract, resolveEmbedderSettings, type Embedder } from '../src/index.js';
+import { createEmbedder, resolveExtractSettings, type Embedder } from '../src/index.js';
+import { runExtract } from '../src/extract.js';
 import { maxAbsDiff, TEXTS, TINY_EN } from './helpers.js';
 
 const TOLERANCE = 1e-5;
@@ -41,18 +42,9 @@ describe('batch invariance', () => {
       stdout.on('data', (d) => (text += d));
       const stdin = new PassThrough();
       stdin.end(`${texts.join('\n')}\n`);
-      await extract(
-        {
-          embedder: resolveEmbedderSettings({ model: TINY_EN, batchSize, maxBatchTokens, threads: 2 }),
-          inputs: ['-'],
-          inputFormat: 'text',
-          textField: 'text',
-          output: '-',
-          outputFormat: 'jsonl',
-          windowSize,
-        },
-        { stdin, stdout, notice: () => {} },
-      );
+      // The window size is not an option, so the resolved settings are edited for this test.
+      const settings = { ...resolveExtractSettings({ model: TINY_EN, batchSize, maxBatchTokens, threads: 2, inputFormat: 'text', output: '-' }), windowSize };
+      await runExtract(settings, { stdin, stdout, notice: () => {} });
       const rows = text.trimEnd().split('\n').map((l) => JSON.parse(l));
       expect(rows.map((r) => r.id)).toEqual(texts.map((_, i) => i));
       rows.forEach((r, i) => expect(maxAbsDiff(r.embedding, alone[i]), `batch ${batchSize}, row ${i}`).toBeLessThan(TOLERANCE));

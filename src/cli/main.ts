@@ -1,6 +1,8 @@
 // The CLI: parse argv, run the command, report. Returns the exit code; never calls process.exit,
 // so the whole CLI runs in-process in tests. onnxruntime and Transformers.js are imported only
 // once a command needs them, so --help and usage errors answer at once.
+import { StdoutClosed } from '../errors.js';
+import { writeToStream } from '../output/stream.js';
 import type { CliIo } from './io.js';
 import { parseCommandLine } from './parse.js';
 import { ProgressLine, summaryLine } from './progress.js';
@@ -8,6 +10,7 @@ import { reportError } from './report.js';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   let verbose = argv.includes('--verbose');
+  const progress = io.stderr.isTTY ? new ProgressLine(io.stderr) : undefined;
   try {
     const parsed = parseCommandLine(argv, {
       env: io.env,
@@ -18,7 +21,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (parsed.command === 'exit') return parsed.code;
     verbose = parsed.output.verbose;
     const quiet = parsed.output.quiet;
-    const progress = !quiet && io.stderr.isTTY ? new ProgressLine(io.stderr) : undefined;
     const notice = (message: string) => {
       progress?.clear();
       if (!quiet) io.stderr.write(`albert-embed: ${message}\n`);
@@ -26,26 +28,29 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 
     if (parsed.command === 'info') {
       const { describeModel, formatModelInfo } = await import('../info.js');
-      const info = await describeModel(parsed.embedder, notice);
-      io.stdout.write(parsed.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatModelInfo(info)}\n`);
+      const info = await describeModel(parsed.embedder, notice, 'cli');
+      await writeToStream(io.stdout, parsed.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatModelInfo(info)}\n`);
       return 0;
     }
 
-    const { extract } = await import('../extract.js');
-    try {
-      const summary = await extract(parsed.options, {
+    const { runExtract } = await import('../extract.js');
+    const summary = await runExtract(
+      parsed.settings,
+      {
         stdin: io.stdin,
         stdout: io.stdout,
         notice,
-        onProgress: progress && ((stats) => progress.update(stats)),
-      });
-      progress?.clear();
-      if (!quiet) io.stderr.write(`${summaryLine(summary)}\n`);
-      return 0;
-    } finally {
-      progress?.clear();
-    }
+        onProgress: progress && !quiet ? (stats) => progress.update(stats) : undefined,
+      },
+      'cli',
+    );
+    progress?.clear();
+    if (!quiet) io.stderr.write(`${summaryLine(summary)}\n`);
+    return 0;
   } catch (err) {
+    progress?.clear();
+    // The reader of stdout went away: what it wanted, it got; nothing to report.
+    if (err instanceof StdoutClosed) return 0;
     return reportError(err, io.stderr, verbose);
   }
 }

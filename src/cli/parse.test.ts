@@ -1,4 +1,5 @@
-// argv -> options, as a table. Every flag reaches the one options object with its type.
+// argv -> settings, as a table. Every flag reaches the one settings object with its type.
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
 import { parseCommandLine, type ParsedCommand } from './parse.js';
@@ -15,22 +16,23 @@ function parse(argv: string[], overrides: { env?: Record<string, string>; stdinI
   });
   return { result, out, err };
 }
-function extractOptions(argv: string[], overrides?: Parameters<typeof parse>[1]) {
+function extractSettings(argv: string[], overrides?: Parameters<typeof parse>[1]) {
   const { result } = parse(['extract', ...argv], overrides);
   if (result.command !== 'extract') throw new Error(`parsed as ${result.command}`);
-  return result.options;
+  return result.settings;
 }
 
-describe('extract argv -> options', () => {
+describe('extract argv -> settings', () => {
   it('fills every default', () => {
-    const o = extractOptions(['in.txt', '-o', 'out.npz']);
-    expect(o).toMatchObject({
+    const o = extractSettings(['in.txt', '-o', 'out.npz']);
+    expect(o).toEqual({
       inputs: ['in.txt'],
       inputFormat: 'auto',
       textField: 'text',
       idField: undefined,
       output: 'out.npz',
       outputFormat: 'npz',
+      windowSize: 2048,
       embedder: {
         pooling: 'mean',
         normalize: false,
@@ -40,45 +42,60 @@ describe('extract argv -> options', () => {
           model: 'Xenova/albert-base-v2',
           dtype: 'fp32',
           device: 'cpu',
+          threads: availableParallelism(),
           hub: { cacheDir: '/cache/albert-embed', offline: false, revision: 'main', endpoint: 'https://huggingface.co' },
         },
       },
     });
-    expect(o.embedder.model.threads).toBeGreaterThan(0);
     expect(Object.isFrozen(o.embedder.model.hub)).toBe(true);
   });
 
-  it.each<[string[], (o: ReturnType<typeof extractOptions>) => unknown, unknown]>([
+  it.each<[string[], (o: ReturnType<typeof extractSettings>) => unknown, unknown]>([
     [['a.txt', 'b.jsonl', '-o', 'x.npy'], (o) => [o.inputs, o.outputFormat], [['a.txt', 'b.jsonl'], 'npy']],
     [['-o', '-'], (o) => [o.inputs, o.outputFormat], [['-'], 'jsonl']],
     [['-', '-o', 'x.jsonl'], (o) => o.outputFormat, 'jsonl'],
     [['-o', 'x.ndjson'], (o) => o.outputFormat, 'jsonl'],
     [['-o', 'x.npz', '--model', './m', '--dtype', 'q8'], (o) => [o.embedder.model.model, o.embedder.model.dtype], ['./m', 'q8']],
     [['-o', 'x.npz', '-m', 'a/b', '--revision', 'v2', '--cache-dir', '/c', '--offline'], (o) => o.embedder.model.hub, { cacheDir: '/c', offline: true, revision: 'v2', endpoint: 'https://huggingface.co' }],
-    [['-o', 'x.npz', '--device', 'auto', '--threads', '3'], (o) => [o.embedder.model.device, o.embedder.model.threads], ['auto', 3]],
+    [['-o', 'x.npz', '--device', 'auto', '--threads', '1'], (o) => [o.embedder.model.device, o.embedder.model.threads], ['auto', 1]],
     [['-o', 'x.npz', '--max-length', '64', '--pooling', 'max', '--normalize'], (o) => [o.embedder.maxLength, o.embedder.pooling, o.embedder.normalize], [64, 'max', true]],
     [['-o', 'x.npz', '--batch-size', '8', '--max-batch-tokens', '1024'], (o) => o.embedder.batch, { batchSize: 8, maxBatchTokens: 1024 }],
     [['x.txt', '-o', 'x.npz', '--input-format', 'jsonl', '--text-field', 'body', '--id-field', 'key'], (o) => [o.inputFormat, o.textField, o.idField], ['jsonl', 'body', 'key']],
   ])('%j', (argv, pick, expected) => {
-    expect(pick(extractOptions(argv))).toEqual(expected);
+    expect(pick(extractSettings(argv))).toEqual(expected);
   });
 
   it('reads the model and offline mode from the environment', () => {
-    const o = extractOptions(['-o', 'x.npz'], { env: { ALBERT_EMBED_MODEL: '/models/a', HF_HUB_OFFLINE: '1', ALBERT_EMBED_CACHE: '/ac', HF_ENDPOINT: 'http://127.0.0.1:9' } });
+    const o = extractSettings(['-o', 'x.npz'], { env: { ALBERT_EMBED_MODEL: '/models/a', HF_HUB_OFFLINE: '1', ALBERT_EMBED_CACHE: '/ac', HF_ENDPOINT: 'http://127.0.0.1:9' } });
     expect(o.embedder.model.model).toBe('/models/a');
     expect(o.embedder.model.hub).toMatchObject({ offline: true, cacheDir: '/ac', endpoint: 'http://127.0.0.1:9' });
   });
 
   it.each<[string[], RegExp]>([
-    [['-o', 'x.csv'], /-o x\.csv: unknown output format/],
-    [['-o', 'x.npz', '--batch-size', '0'], /--batch-size must be a positive integer, got "0"/],
-    [['-o', 'x.npz', '--threads', 'many'], /--threads must be a positive integer, got "many"/],
-    [['-o', 'x.npz', '--max-length', '-5'], /--max-length must be a positive integer/],
-    [['-', '-', '-o', 'x.npz'], /stdin \(-\) can be read only once/],
-    [['a.txt', '-o', 'x.npz', '--id-field', 'id'], /--id-field id needs JSON Lines input, but a\.txt is read as text/],
+    [['-o', 'x.csv'], /^-o x\.csv: unknown output format/],
+    [['-o', 'out/'], /^-o out\/ ends in a path separator, so it names a folder/],
+    [['-o', 'out.npz/'], /^-o out\.npz\/ ends in a path separator/],
+    [['-o', 'x.npz', '--batch-size', '0'], /^--batch-size must be a positive integer, got 0$/],
+    [['-o', 'x.npz', '--threads', 'many'], /^--threads must be a positive integer, got "many"$/],
+    [['-o', 'x.npz', '--threads', '10000'], new RegExp(`^--threads 10000 exceeds the ${availableParallelism()} logical CPUs this process may use$`)],
+    [['-o', 'x.npz', '--max-length', '-5'], /^--max-length must be a positive integer, got "-5"$/],
+    [['-o', 'x.npz', '--max-batch-tokens', '1.5'], /^--max-batch-tokens must be a positive integer, got "1.5"$/],
+    [['-', '-', '-o', 'x.npz'], /^stdin \(-\) can be read only once$/],
+    [['a.txt', '-o', 'x.npz', '--id-field', 'id'], /^--id-field id needs JSON Lines input, but a\.txt is read as text$/],
   ])('%j is a usage error', (argv, message) => {
-    expect(() => parse(['extract', ...argv])).toThrow(UsageError);
-    expect(() => parse(['extract', ...argv])).toThrow(message);
+    const err = (() => {
+      try {
+        parse(['extract', ...argv]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('names the limit the hint suggests for --threads', () => {
+    expect(() => parse(['extract', '-o', 'x.npz', '--threads', '10000'])).toThrow(expect.objectContaining({ hint: `use --threads ${availableParallelism()} or less` }));
   });
 
   it('needs input when stdin is a terminal', () => {
@@ -108,7 +125,7 @@ describe('extract argv -> options', () => {
   });
 });
 
-describe('info argv -> options', () => {
+describe('info argv -> settings', () => {
   it('takes model flags and --json', () => {
     const { result } = parse(['info', '--model', 'fixtures/albert-tiny', '--json', '--dtype', 'fp16']);
     expect(result).toMatchObject({ command: 'info', json: true, embedder: { model: { model: 'fixtures/albert-tiny', dtype: 'fp16' } } });

@@ -1,5 +1,9 @@
 // Splits a byte stream into lines: LF or CRLF endings, a UTF-8 BOM dropped at the start, and
 // invalid UTF-8 reported with its line number instead of silently turned into U+FFFD.
+//
+// A line may be capped: past `maxLineBytes` its bytes are checked for valid UTF-8 and dropped,
+// and the line is marked `cut`, so a 50 MB line costs a bounded amount of memory and time.
+import { TextDecoder } from 'node:util';
 import { InputError } from '../errors.js';
 
 export interface Line {
@@ -8,41 +12,117 @@ export interface Line {
   text: string;
   /** Bytes of the source up to the end of this line, its newline included. */
   end: number;
+  /** The line was longer than the cap; `text` holds its start only. */
+  cut: boolean;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+export interface LineOptions {
+  /** Most bytes of a line kept; the rest is validated and dropped. Default: no cap. */
+  maxLineBytes?: number;
+}
 
-export async function* readLines(stream: AsyncIterable<Buffer | string>, source: string): AsyncGenerator<Line> {
-  let carry: Buffer = Buffer.alloc(0);
+const badUtf8 = (source: string, number: number) =>
+  new InputError(`${source}:${number}: not valid UTF-8`, 'convert the file to UTF-8 first, for example with iconv -t UTF-8');
+
+/** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */
+function utf8Boundary(bytes: Buffer, length: number): number {
+  let end = Math.min(length, bytes.length);
+  // Back off over continuation bytes to the lead byte; keep it only if its sequence is whole.
+  let lead = end;
+  while (lead > 0 && lead > end - 4 && (bytes[lead - 1] & 0xc0) === 0x80) lead--;
+  if (lead > 0 && lead > end - 4) {
+    const b = bytes[lead - 1];
+    const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (lead - 1 + size > end) end = lead - 1;
+  }
+  return end;
+}
+
+export async function* readLines(stream: AsyncIterable<Buffer | string>, source: string, options: LineOptions = {}): AsyncGenerator<Line> {
+  const cap = options.maxLineBytes ?? Infinity;
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  // The current line: kept bytes (up to the cap) in parts, and for a cut line a streaming
+  // decoder that validates what is dropped.
+  let parts: Buffer[] = [];
+  let kept = 0;
+  let overflow: TextDecoder | undefined;
   let number = 0;
   let consumed = 0;
-  const decode = (bytes: Buffer): string => {
-    number++;
-    let end = bytes.length;
-    if (end > 0 && bytes[end - 1] === 0x0d) end--;
-    let start = 0;
-    if (number === 1 && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+  let lineStart = 0;
+
+  const take = (bytes: Buffer) => {
+    if (overflow) {
+      try {
+        overflow.decode(bytes, { stream: true });
+      } catch {
+        throw badUtf8(source, number + 1);
+      }
+      return;
+    }
+    if (kept + bytes.length <= cap) {
+      parts.push(bytes);
+      kept += bytes.length;
+      return;
+    }
+    const room = cap - kept;
+    parts.push(bytes.subarray(0, room));
+    kept = cap;
+    overflow = new TextDecoder('utf-8', { fatal: true });
     try {
-      return decoder.decode(bytes.subarray(start, end));
+      // The kept bytes are validated when decoded; the dropped ones start where they end, so
+      // feed the validator from the last complete character of the kept part on.
+      const whole = Buffer.concat(parts);
+      const boundary = utf8Boundary(whole, whole.length);
+      overflow.decode(whole.subarray(boundary), { stream: true });
+      overflow.decode(bytes.subarray(room), { stream: true });
     } catch {
-      throw new InputError(`${source}:${number}: not valid UTF-8`, 'convert the file to UTF-8 first, for example with iconv -t UTF-8');
+      throw badUtf8(source, number + 1);
     }
   };
+
+  const finishLine = (end: number): Line => {
+    number++;
+    let bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const cut = overflow !== undefined;
+    if (overflow) {
+      try {
+        overflow.decode();
+      } catch {
+        throw badUtf8(source, number);
+      }
+      bytes = bytes.subarray(0, utf8Boundary(bytes, bytes.length));
+    }
+    let stop = bytes.length;
+    if (!cut && stop > 0 && bytes[stop - 1] === 0x0d) stop--;
+    const start = number === 1 && stop >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    let text: string;
+    try {
+      text = decoder.decode(bytes.subarray(start, stop));
+    } catch {
+      throw badUtf8(source, number);
+    }
+    parts = [];
+    kept = 0;
+    overflow = undefined;
+    lineStart = end;
+    return { number, text, end, cut };
+  };
+
   for await (const chunk of stream) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const buffer = carry.length > 0 ? Buffer.concat([carry, bytes]) : bytes;
     let start = 0;
-    for (let nl = buffer.indexOf(0x0a, start); nl !== -1; nl = buffer.indexOf(0x0a, start)) {
-      const text = decode(buffer.subarray(start, nl));
+    // Only the new chunk is searched for newlines: a long line costs one pass, not one per chunk.
+    for (let nl = bytes.indexOf(0x0a, start); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+      take(bytes.subarray(start, nl));
       consumed += nl + 1 - start;
-      yield { number, text, end: consumed };
+      yield finishLine(consumed);
       start = nl + 1;
     }
-    carry = buffer.subarray(start);
+    if (start < bytes.length) {
+      take(bytes.subarray(start));
+      consumed += bytes.length - start;
+    }
   }
   // A last line without a newline is still a line; a trailing newline does not start another.
-  if (carry.length > 0) {
-    const text = decode(carry);
-    yield { number, text, end: consumed + carry.length };
-  }
+  if (consumed > lineStart) yield finishLine(consumed);
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../errors.js';
 import { tempDir } from '../../test/helpers.js';
 import { readLines } from './lines.js';
+import { JsonNumber } from './record-id.js';
 import { checkInputs, readRecords, type InputSpec } from './records.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -19,9 +20,9 @@ describe('readLines', () => {
   it('splits LF and CRLF, keeps empty lines, ignores one trailing newline', async () => {
     const lines = await collect(readLines(chunks('a\r\n\nb\n'), 'x'));
     expect(lines).toEqual([
-      { number: 1, text: 'a', end: 3 },
-      { number: 2, text: '', end: 4 },
-      { number: 3, text: 'b', end: 6 },
+      { number: 1, text: 'a', end: 3, cut: false },
+      { number: 2, text: '', end: 4, cut: false },
+      { number: 3, text: 'b', end: 6, cut: false },
     ]);
   });
 
@@ -46,6 +47,24 @@ describe('readLines', () => {
     await expect(collect(readLines(chunks(bad), 'in.txt'))).rejects.toThrow(/in\.txt:2: not valid UTF-8/);
   });
 
+  it('caps a long line: keeps its start, checks the rest is UTF-8, and marks it cut', async () => {
+    const line = `${'é'.repeat(10)}${'x'.repeat(5000)}`;
+    // 7-byte chunks: the cap (11 bytes, inside the 6th 'é') and the newline land mid-chunk.
+    const bytes = Buffer.from(`${line}\nshort\n${line}`);
+    const parts = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7));
+    const lines = await collect(readLines(Readable.from(parts), 'x', { maxLineBytes: 11 }));
+    expect(lines).toEqual([
+      { number: 1, text: 'ééééé', end: Buffer.byteLength(line) + 1, cut: true },
+      { number: 2, text: 'short', end: Buffer.byteLength(line) + 7, cut: false },
+      { number: 3, text: 'ééééé', end: bytes.length, cut: true },
+    ]);
+  });
+
+  it('finds invalid UTF-8 in the part of a capped line it drops', async () => {
+    const bad = Buffer.concat([Buffer.from('ok\n'), Buffer.from('a'.repeat(100)), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
+    await expect(collect(readLines(chunks(bad), 'in.txt', { maxLineBytes: 10 }))).rejects.toThrow(/in\.txt:2: not valid UTF-8/);
+  });
+
   it('yields nothing for empty input', async () => {
     expect(await collect(readLines(chunks(''), 'x'))).toEqual([]);
   });
@@ -67,9 +86,9 @@ describe('readRecords', () => {
     writeFileSync(a, 'one\n\n');
     writeFileSync(b, 'three');
     expect(await collect(readRecords(spec([a, b])))).toEqual([
-      { id: 0, text: 'one', bytesEnd: 4 },
-      { id: 1, text: '', bytesEnd: 5 },
-      { id: 2, text: 'three', bytesEnd: 10 },
+      { id: 0, text: 'one', cut: false, source: a, line: 1, bytesEnd: 4 },
+      { id: 1, text: '', cut: false, source: a, line: 2, bytesEnd: 5 },
+      { id: 2, text: 'three', cut: false, source: b, line: 1, bytesEnd: 10 },
     ]);
   });
 
@@ -77,16 +96,25 @@ describe('readRecords', () => {
     const f = join(dir, 'r.jsonl');
     writeFileSync(f, '{"k":"x","body":"hi"}\n\n{"k":7,"body":""}\n');
     expect(await collect(readRecords(spec([f], { textField: 'body', idField: 'k' })))).toEqual([
-      { id: 'x', text: 'hi', bytesEnd: 22 },
-      { id: 7, text: '', bytesEnd: 41 },
+      { id: 'x', text: 'hi', cut: false, source: f, line: 1, bytesEnd: 22 },
+      { id: new JsonNumber('7'), text: '', cut: false, source: f, line: 3, bytesEnd: 41 },
     ]);
   });
 
   it('reads stdin as text unless told otherwise', async () => {
     const stdin = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}', bytesEnd: 13 }]);
+    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}', cut: false, source: '<stdin>', line: 1, bytesEnd: 13 }]);
     const stdin2 = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a', bytesEnd: 13 }]);
+    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a', cut: false, source: '<stdin>', line: 1, bytesEnd: 13 }]);
+  });
+
+  it('keeps JSON number ids exactly as written', async () => {
+    const f = join(dir, 'numbers.jsonl');
+    const ids = ['12345678901234567890', '12345678901234567891', '1.50', '-0', '1e3', '2E-7', '9007199254740993'];
+    writeFileSync(f, ids.map((id) => `{"id": ${id}, "text": "t"}`).join('\n'));
+    const records = await collect(readRecords(spec([f], { idField: 'id' })));
+    expect(records.map((r) => String(r.id))).toEqual(ids);
+    expect(records.every((r) => r.id instanceof JsonNumber)).toBe(true);
   });
 
   it.each([
@@ -100,6 +128,18 @@ describe('readRecords', () => {
     const run = collect(readRecords(spec([f])));
     await expect(run).rejects.toBeInstanceOf(InputError);
     await expect(collect(readRecords(spec([f])))).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['{"text": "a", "id": 1e400}', /ids\.jsonl:1: field "id" is 1e400, which is not a finite number/],
+    ['{"text": "a", "id": {"k": 1}}', /ids\.jsonl:1: field "id" is an object; ids must be strings or numbers/],
+    ['{"text": "a", "id": [1]}', /ids\.jsonl:1: field "id" is an array/],
+    ['{"text": "a", "id": null}', /ids\.jsonl:1: field "id" is null/],
+    ['{"text": "a", "id": true}', /ids\.jsonl:1: field "id" is boolean/],
+  ])('refuses the id in %s', async (line, message) => {
+    const f = join(dir, 'ids.jsonl');
+    writeFileSync(f, `${line}\n`);
+    await expect(collect(readRecords(spec([f], { idField: 'id' })))).rejects.toThrow(message);
   });
 
   it('names the missing id field and its flag', async () => {

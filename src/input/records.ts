@@ -1,17 +1,20 @@
 // Input records from text files (one record per line) or JSON Lines, from files or stdin.
 import { createReadStream, statSync } from 'node:fs';
-import { extname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InputError, errorMessage } from '../errors.js';
-import type { RecordId } from '../output/sinks.js';
+import { formatOf, type InputFormat } from './formats.js';
+import { rawMember } from './json-raw.js';
 import { readLines } from './lines.js';
-
-export type InputFormat = 'auto' | 'text' | 'jsonl';
-export const INPUT_FORMATS: readonly InputFormat[] = ['auto', 'text', 'jsonl'];
+import { JsonNumber, type RecordId } from './record-id.js';
 
 export interface TextRecord {
   id: RecordId;
   text: string;
+  /** The text is the start of a longer line that was not read in full (see InputSpec.maxTextBytes). */
+  cut: boolean;
+  /** Where the record is, for messages: `file:line` or `<stdin>:line`. */
+  source: string;
+  line: number;
   /** Input bytes read up to the end of this record, over all inputs so far. */
   bytesEnd: number;
 }
@@ -23,15 +26,14 @@ export interface InputSpec {
   textField: string;
   idField?: string;
   stdin: Readable;
+  /**
+   * Bytes of a text line worth reading: past them the line is validated and skipped, and its
+   * record marked cut. JSON Lines records are always read whole (a field may follow the text).
+   */
+  maxTextBytes?: number;
 }
 
 export const STDIN_NAME = '<stdin>';
-
-export function formatOf(file: string, requested: InputFormat): 'text' | 'jsonl' {
-  if (requested !== 'auto') return requested;
-  const ext = extname(file).toLowerCase();
-  return ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : 'text';
-}
 
 /** Fails fast, before the model loads, when an input file is missing or unreadable. */
 export function checkInputs(files: readonly string[]): void {
@@ -41,13 +43,28 @@ export function checkInputs(files: readonly string[]): void {
     try {
       isFile = statSync(file).isFile();
     } catch (err) {
-      throw new InputError(`input file ${file} cannot be read: ${errorMessage(err)}`, 'check the path; use - to read stdin');
+      throw new InputError(`input file ${file} cannot be read: ${errorMessage(err)}`, 'check the path; use - to read stdin', { cause: err });
     }
     if (!isFile) throw new InputError(`input ${file} is not a regular file`, 'pass text or JSON Lines files, or - for stdin');
   }
 }
 
-function jsonRecord(text: string, where: string, spec: InputSpec, index: number): Omit<TextRecord, 'bytesEnd'> | undefined {
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v);
+
+/** The id of a JSON Lines record: strings as they are, numbers exactly as written. */
+function jsonId(record: Record<string, unknown>, line: string, field: string, where: string): RecordId {
+  const raw = record[field];
+  const hint = 'name the id field with --id-field, or leave it out to number records from 0';
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number') {
+    const text = rawMember(line, field)!;
+    if (!Number.isFinite(raw)) throw new InputError(`${where}: field "${field}" is ${text}, which is not a finite number`, 'ids must be strings or finite numbers');
+    return new JsonNumber(text);
+  }
+  throw new InputError(`${where}: field "${field}" is ${raw === undefined ? 'missing' : typeName(raw)}; ids must be strings or numbers`, hint);
+}
+
+function jsonRecord(text: string, where: string, spec: InputSpec, index: number): { id: RecordId; text: string } | undefined {
   if (text.trim() === '') return undefined;
   let value: unknown;
   try {
@@ -56,23 +73,15 @@ function jsonRecord(text: string, where: string, spec: InputSpec, index: number)
     throw new InputError(`${where}: invalid JSON: ${errorMessage(err)}`, 'each line of a JSON Lines file must be one JSON object; use --input-format text for plain text');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InputError(`${where}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+    throw new InputError(`${where}: expected a JSON object, got ${typeName(value)}`);
   }
   const record = value as Record<string, unknown>;
   const body = record[spec.textField];
   if (body === undefined) {
     throw new InputError(`${where}: no "${spec.textField}" field (fields: ${Object.keys(record).join(', ') || 'none'})`, 'name the text field with --text-field');
   }
-  if (typeof body !== 'string') throw new InputError(`${where}: field "${spec.textField}" is ${typeof body}, not a string`, 'name the text field with --text-field');
-  let id: RecordId = index;
-  if (spec.idField !== undefined) {
-    const raw = record[spec.idField];
-    if (typeof raw !== 'string' && typeof raw !== 'number') {
-      throw new InputError(`${where}: field "${spec.idField}" is ${raw === undefined ? 'missing' : typeof raw}; ids must be strings or numbers`, 'name the id field with --id-field, or leave it out to number records from 0');
-    }
-    id = raw;
-  }
-  return { id, text: body };
+  if (typeof body !== 'string') throw new InputError(`${where}: field "${spec.textField}" is ${typeName(body)}, not a string`, 'name the text field with --text-field');
+  return { id: spec.idField === undefined ? index : jsonId(record, text, spec.idField, where), text: body };
 }
 
 /** Total bytes of the inputs, or undefined when one of them is stdin. */
@@ -90,15 +99,16 @@ export async function* readRecords(spec: InputSpec): AsyncGenerator<TextRecord> 
     const format = formatOf(file, spec.format);
     const stream = file === '-' ? spec.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
     let end = 0;
-    for await (const line of readLines(stream, source)) {
+    const lines = readLines(stream, source, { maxLineBytes: format === 'text' ? spec.maxTextBytes : undefined });
+    for await (const line of lines) {
       end = line.end;
       if (format === 'text') {
-        yield { id: index++, text: line.text, bytesEnd: before + end };
+        yield { id: index++, text: line.text, cut: line.cut, source, line: line.number, bytesEnd: before + end };
       } else {
         const record = jsonRecord(line.text, `${source}:${line.number}`, spec, index);
         if (record) {
           index++;
-          yield { ...record, bytesEnd: before + end };
+          yield { ...record, cut: false, source, line: line.number, bytesEnd: before + end };
         }
       }
     }

@@ -36,6 +36,7 @@ export function locateModelFiles(folder: string, dtype: Dtype): ModelFiles {
     throw new ModelError(
       `model folder ${folder} cannot be read: ${errorMessage(err)}`,
       'pass --model a folder holding config.json, tokenizer.json and onnx/model.onnx, or a hub id such as Xenova/albert-base-v2',
+      { cause: err },
     );
   }
   if (!isDir) {
@@ -68,6 +69,6 @@ export function readJson(path: string, what: string): Record<string, unknown> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
     return value as Record<string, unknown>;
   } catch (err) {
-    throw new ModelError(`${what} ${path} is not valid: ${errorMessage(err)}`, 'the checkpoint folder looks damaged; fetch or export it again');
+    throw new ModelError(`${what} ${path} is not valid: ${errorMessage(err)}`, 'the checkpoint folder looks damaged; fetch or export it again', { cause: err });
   }
 }

@@ -46,16 +46,16 @@ function describeFailure(err: unknown, request: HubRequest, stage: FetchStage): 
   const message = errorMessage(err);
   const cause = (err as { cause?: unknown }).cause;
   if (err instanceof TypeError && /fetch failed/i.test(message)) {
-    return new ModelError(`cannot reach ${request.endpoint} to fetch ${request.id}: ${errorMessage(cause ?? err)}`, `with no network, ${LOCAL_HINT}`);
+    return new ModelError(`cannot reach ${request.endpoint} to fetch ${request.id}: ${errorMessage(cause ?? err)}`, `with no network, ${LOCAL_HINT}`, { cause: err });
   }
   if (/Unauthorized|Forbidden/i.test(message)) {
-    return new ModelError(`${request.id}: ${message}`, 'the repository is gated or private: set HF_TOKEN to a token that may read it');
+    return new ModelError(`${request.id}: ${message}`, 'the repository is gated or private: set HF_TOKEN to a token that may read it', { cause: err });
   }
   if (/Could not locate file/i.test(message)) {
     const what = stage === 'config' ? 'config.json' : stage === 'tokenizer' ? 'tokenizer.json' : `onnx/model${DTYPE_SUFFIX[request.dtype]}.onnx`;
-    return new ModelError(`${request.id} has no ${what} at revision ${request.revision} on ${request.endpoint}`, 'check the hub id; albert-embed needs a checkpoint in the Transformers.js layout, such as Xenova/albert-base-v2');
+    return new ModelError(`${request.id} has no ${what} at revision ${request.revision} on ${request.endpoint}`, 'check the hub id; albert-embed needs a checkpoint in the Transformers.js layout, such as Xenova/albert-base-v2', { cause: err });
   }
-  return new ModelError(`${request.id}: fetching the ${stage} failed: ${message}`, LOCAL_HINT);
+  return new ModelError(`${request.id}: fetching the ${stage} failed: ${message}`, LOCAL_HINT, { cause: err });
 }
 
 /**

@@ -5,7 +5,8 @@ import { readModelConfig, type ModelConfig } from './config.js';
 import type { Dtype } from './dtypes.js';
 import { locateModelFiles, type ModelFiles } from './folder.js';
 import { fetchFromHub, isHubId, type HubSettings } from './hub.js';
-import { openSession, type DeviceChoice, type EncoderSession, type TensorInfo } from './session.js';
+import type { DeviceChoice } from './devices.js';
+import { openSession, type EncoderSession } from './session.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 export interface ModelSettings {
@@ -86,6 +87,27 @@ function checkGraph(session: EncoderSession, path: string): void {
   }
 }
 
+/**
+ * Parts of a checkpoint that must agree, checked before any output: a tokenizer that can produce
+ * ids past the embedding table, or a graph whose rows are not config.json's width, would fail
+ * mid-run or, worse, embed garbage.
+ */
+function checkAgreement(files: ModelFiles, config: ModelConfig, tokenizer: TextTokenizer, session: EncoderSession): void {
+  if (tokenizer.maxId >= config.vocabSize) {
+    throw new ModelError(
+      `tokenizer ${files.tokenizer} can produce token id ${tokenizer.maxId}, but config.json's vocab_size is ${config.vocabSize}, so the embedding table has no row for it`,
+      'config.json and tokenizer.json come from different checkpoints; fetch both from the same one',
+    );
+  }
+  const width = session.outputs.find((o) => o.name === OUTPUT_NAME)?.shape[2];
+  if (typeof width === 'number' && width !== config.hiddenSize) {
+    throw new ModelError(
+      `graph ${files.onnx} outputs ${OUTPUT_NAME} rows of ${width} values, but config.json's hidden_size is ${config.hiddenSize}`,
+      'config.json and the ONNX graph come from different checkpoints; fetch both from the same one',
+    );
+  }
+}
+
 function fixedDim(shape: ReadonlyArray<number | string> | undefined, axis: number): number | undefined {
   const d = shape?.[axis];
   return typeof d === 'number' && d > 0 ? d : undefined;
@@ -99,6 +121,7 @@ export async function loadModel(settings: ModelSettings, notice: (message: strin
   const session = await openSession(files.onnx, { device: settings.device, threads: settings.threads }, notice);
   try {
     checkGraph(session, files.onnx);
+    checkAgreement(files, config, tokenizer, session);
   } catch (err) {
     await session.release();
     throw err;

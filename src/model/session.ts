@@ -5,7 +5,9 @@ import * as ort from 'onnxruntime-node';
 import { DeviceError, InferenceError, ModelError, errorMessage } from '../errors.js';
 import { float16BitsToFloat32 } from './float16.js';
 
-export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
+import type { Device, DeviceChoice } from './devices.js';
+
+export type { DeviceChoice } from './devices.js';
 
 export interface SessionSettings {
   device: DeviceChoice;
@@ -31,7 +33,7 @@ export interface FloatOutput {
 }
 
 export interface EncoderSession {
-  readonly device: 'cpu' | 'cuda';
+  readonly device: Device;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   run(feeds: Record<string, TokenFeed>, output: string): Promise<FloatOutput>;
@@ -57,7 +59,7 @@ function firstLine(err: unknown): string {
   return (match ? match[1] : text.split('\n')[0]).trim();
 }
 
-async function create(path: string, device: 'cpu' | 'cuda', threads: number): Promise<ort.InferenceSession> {
+async function create(path: string, device: Device, threads: number): Promise<ort.InferenceSession> {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
     intraOpNumThreads: threads,
@@ -74,7 +76,7 @@ async function create(path: string, device: 'cpu' | 'cuda', threads: number): Pr
   return ort.InferenceSession.create(path, options);
 }
 
-function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSession {
+function wrap(session: ort.InferenceSession, device: Device): EncoderSession {
   return {
     device,
     inputs: describe(session.inputMetadata),
@@ -86,7 +88,12 @@ function wrap(session: ort.InferenceSession, device: 'cpu' | 'cuda'): EncoderSes
       try {
         result = await session.run(tensors, [output]);
       } catch (err) {
-        throw new InferenceError(`onnxruntime failed on a batch of shape [${Object.values(feeds)[0]?.dims.join(', ')}]: ${firstLine(err)}`, 'try a smaller --batch-size or --max-batch-tokens; run with --verbose for details');
+        const reason = firstLine(err);
+        // Only an allocation failure is helped by smaller batches; anything else is the graph's or the runtime's.
+        const hint = /alloc|out of memory|bad_alloc|memory/i.test(reason)
+          ? 'onnxruntime ran out of memory: use a smaller --max-batch-tokens (and --batch-size)'
+          : 'run with --verbose for the onnxruntime details; the graph may not fit this onnxruntime';
+        throw new InferenceError(`onnxruntime failed on a batch of shape [${Object.values(feeds)[0]?.dims.join(', ')}]: ${reason}`, hint, { cause: err });
       }
       const tensor = result[output];
       const dims = [...tensor.dims];

@@ -1,9 +1,11 @@
 // Output files are written under a temporary name beside the target and renamed onto it only
 // when the run succeeds, so a failed or interrupted run never leaves a partial file behind.
+// Every write is checked to completion, the data is fsynced before the rename and the folder
+// after it: a run that says it is done has its file on disk, whole.
 import { randomBytes } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
 
 /** Temp files neither committed nor discarded yet, so that a signal can remove them. */
@@ -13,34 +15,111 @@ function tempBeside(target: string, suffix: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
 }
 
+/** Hints by the cause of a failed write, so the user knows what to change. */
+function writeHint(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'free space on that disk, or write the output elsewhere with -o';
+  if (code === 'EFBIG') return 'the file system limits the file size; write the output elsewhere with -o';
+  if (code === 'EIO') return 'the disk reported an I/O error; check it, or write the output elsewhere with -o';
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'choose an output path in a writable folder';
+  return 'choose an output path in an existing, writable folder with free space';
+}
+
+export function outputFailure(target: string, what: string, err: unknown): OutputError {
+  if (err instanceof OutputError) return err;
+  return new OutputError(`-o ${target}: ${what}: ${errorMessage(err)}`, writeHint(err), { cause: err });
+}
+
+/** Writes all of `bytes` at `position`: the kernel may accept less than asked, so loop until done. */
+async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done);
+    if (bytesWritten <= 0) throw new Error(`the write of ${bytes.byteLength - done} bytes at offset ${position + done} stored nothing`);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Where -o really writes: a symbolic link is followed to the file it names (which is replaced;
+ * the link stays), however many links deep, also when that file does not exist yet.
+ */
+export function finalTarget(path: string): string {
+  let current = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    const stat = lstatSync(current, { throwIfNoEntry: false });
+    if (!stat?.isSymbolicLink()) return current;
+    current = resolve(dirname(current), readlinkSync(current));
+  }
+  throw new OutputError(`-o ${path}: too many levels of symbolic links`, 'point -o at a regular file');
+}
+
+/** A file that can be written at any position, every write checked; used by every file sink. */
+export interface PositionalFile {
+  writeAt(bytes: Uint8Array, position: number): Promise<void>;
+}
+
 /** A temporary file beside `target`, renamed onto it by commit(). */
-export class AtomicFile {
+export class AtomicFile implements PositionalFile {
   private constructor(
+    /** The path as given with -o, for messages. */
     readonly target: string,
+    /** The file actually replaced: -o with symbolic links followed. */
+    readonly destination: string,
     readonly temp: string,
-    readonly handle: FileHandle,
+    private readonly handle: FileHandle,
+    /** Permission bits of the file being replaced, kept on the new one. */
+    private readonly mode: number | undefined,
   ) {}
 
   static async create(target: string): Promise<AtomicFile> {
     try {
-      if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
-      const temp = tempBeside(target, 'tmp');
-      const file = new AtomicFile(target, temp, await open(temp, 'wx'));
+      const destination = finalTarget(target);
+      const existing = statSync(destination, { throwIfNoEntry: false });
+      if (existing?.isDirectory()) throw new Error('it is a directory');
+      const temp = tempBeside(destination, 'tmp');
+      const file = new AtomicFile(target, destination, temp, await open(temp, 'wx'), existing ? existing.mode & 0o7777 : undefined);
       openTemps.add(temp);
       return file;
     } catch (err) {
-      throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, 'choose an output path in an existing, writable folder');
+      if (err instanceof OutputError) throw err;
+      throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, writeHint(err), { cause: err });
     }
   }
 
-  async commit(): Promise<void> {
-    openTemps.delete(this.temp);
-    await this.handle.close();
+  async writeAt(bytes: Uint8Array, position: number): Promise<void> {
     try {
-      await rename(this.temp, this.target);
+      await writeFully(this.handle, bytes, position);
+    } catch (err) {
+      throw outputFailure(this.target, 'write failed', err);
+    }
+  }
+
+  /** fsync, rename onto the target, fsync the folder; on any failure the temp file is removed. */
+  async commit(): Promise<void> {
+    try {
+      if (this.mode !== undefined) await this.handle.chmod(this.mode);
+      await this.handle.sync();
+      await this.handle.close();
+    } catch (err) {
+      await this.discard();
+      throw outputFailure(this.target, 'flushing the finished file failed', err);
+    }
+    openTemps.delete(this.temp);
+    try {
+      await rename(this.temp, this.destination);
     } catch (err) {
       await rm(this.temp, { force: true });
-      throw new OutputError(`-o ${this.target}: cannot move the finished file into place: ${errorMessage(err)}`);
+      throw outputFailure(this.target, 'cannot move the finished file into place', err);
+    }
+    try {
+      const folder = await open(dirname(this.destination), 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
+    } catch (err) {
+      throw outputFailure(this.target, 'the file is in place, but flushing its folder failed', err);
     }
   }
 
@@ -55,16 +134,30 @@ export class AtomicFile {
    * removed by its own discard() and, like the temp file, on a signal.
    */
   async scratch(): Promise<ScratchFile> {
-    const path = tempBeside(this.target, 'scratch');
+    const path = tempBeside(this.destination, 'scratch');
     let handle: FileHandle;
     try {
       handle = await open(path, 'wx+');
     } catch (err) {
-      throw new OutputError(`-o ${this.target}: cannot create a scratch file beside it: ${errorMessage(err)}`, 'choose an output path in a writable folder with free space');
+      throw new OutputError(`-o ${this.target}: cannot create a scratch file beside it: ${errorMessage(err)}`, writeHint(err), { cause: err });
     }
     openTemps.add(path);
+    const target = this.target;
     return {
-      handle,
+      async writeAt(bytes, position) {
+        try {
+          await writeFully(handle, bytes, position);
+        } catch (err) {
+          throw outputFailure(target, 'writing its scratch file failed', err);
+        }
+      },
+      async readAt(buffer, offset, length, position) {
+        try {
+          return (await handle.read(buffer, offset, length, position)).bytesRead;
+        } catch (err) {
+          throw outputFailure(target, 'reading its scratch file back failed', err);
+        }
+      },
       async discard() {
         openTemps.delete(path);
         await handle.close().catch(() => {});
@@ -74,12 +167,12 @@ export class AtomicFile {
   }
 }
 
-export interface ScratchFile {
-  readonly handle: FileHandle;
+export interface ScratchFile extends PositionalFile {
+  readAt(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   discard(): Promise<void>;
 }
 
-/** Removes every temp and scratch file not yet committed or discarded (for SIGINT/SIGTERM). */
+/** Removes every temp and scratch file not yet committed or discarded (for signals). */
 export function discardOpenOutputsSync(): void {
   for (const path of openTemps) rmSync(path, { force: true });
   openTemps.clear();

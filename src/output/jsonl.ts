@@ -1,4 +1,5 @@
 // JSON Lines rendering of embedding rows: one object per record.
+import { idJson } from '../input/record-id.js';
 import type { RowBlock } from './sinks.js';
 
 /** Shortest decimal that reads back as the same float32. */
@@ -16,7 +17,7 @@ export function jsonLines(block: RowBlock, dim: number): string {
   for (let i = 0; i < block.ids.length; i++) {
     const values: string[] = new Array(dim);
     for (let d = 0; d < dim; d++) values[d] = formatFloat32(block.rows[i * dim + d]);
-    text += `{"id":${JSON.stringify(block.ids[i])},"embedding":[${values.join(',')}],"tokens":${block.tokenCounts[i]},"truncated":${block.truncated[i]}}\n`;
+    text += `{"id":${idJson(block.ids[i])},"embedding":[${values.join(',')}],"tokens":${block.tokenCounts[i]},"truncated":${block.truncated[i]}}\n`;
   }
   return text;
 }

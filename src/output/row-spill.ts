@@ -5,7 +5,7 @@
 //
 // Record layout: uint32 id byte length, int32 token count, uint8 truncated, id as UTF-8.
 import type { ScratchFile } from './atomic-file.js';
-import type { RecordId } from './sinks.js';
+import { idText, type RecordId } from '../input/record-id.js';
 
 const FIXED = 9;
 const READ_CHUNK = 1 << 20;
@@ -23,7 +23,7 @@ export class RowSpill {
   ) {}
 
   async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>): Promise<void> {
-    const texts = ids.map(String);
+    const texts = ids.map(idText);
     let size = 0;
     for (const text of texts) size += FIXED + Buffer.byteLength(text, 'utf8');
     const block = Buffer.allocUnsafe(size);
@@ -37,7 +37,7 @@ export class RowSpill {
       // UTF-8 bytes bound code points from above; count exactly only when that bound is a new maximum.
       if (length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...text].length);
     });
-    await this.file.handle.write(block, 0, block.length, this.position);
+    await this.file.writeAt(block, this.position);
     this.position += block.length;
     this.rows += ids.length;
   }
@@ -50,7 +50,7 @@ export class RowSpill {
     let buffer = Buffer.allocUnsafe(this.readChunk);
     let filled = 0;
     for (let offset = 0; offset < this.position; ) {
-      const { bytesRead } = await this.file.handle.read(buffer, filled, Math.min(buffer.length - filled, this.position - offset), offset);
+      const bytesRead = await this.file.readAt(buffer, filled, Math.min(buffer.length - filled, this.position - offset), offset);
       if (bytesRead === 0) throw new Error('scratch file ended early');
       offset += bytesRead;
       filled += bytesRead;

@@ -1,18 +1,14 @@
 // Where embedding rows go: .npy, .npz and .jsonl files (through AtomicFile), or JSON Lines on
 // stdout.
-import { extname } from 'node:path';
 import type { Writable } from 'node:stream';
-import { OutputError, errorMessage } from '../errors.js';
-import { AtomicFile } from './atomic-file.js';
+import type { RecordId } from '../input/record-id.js';
+import { AtomicFile, outputFailure } from './atomic-file.js';
+import type { OutputFormat } from './formats.js';
 import { jsonLines } from './jsonl.js';
 import { STREAMED_HEADER_SIZE, npyHeader, unicodeNpy, type NpyDescr } from './npy.js';
 import { RowSpill } from './row-spill.js';
+import { writeToStream } from './stream.js';
 import { ZipWriter, type OpenEntry } from './zip.js';
-
-export type OutputFormat = 'npy' | 'npz' | 'jsonl';
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['npy', 'npz', 'jsonl'];
-
-export type RecordId = string | number;
 
 export interface RowBlock {
   /** [ids.length, dim] float32, row-major. */
@@ -29,13 +25,6 @@ export interface RowSink {
   /** Drops everything written so far. Safe to call after a failure, and more than once. */
   abort(): Promise<void>;
 }
-
-export function formatFromPath(path: string): OutputFormat | undefined {
-  if (path === '-') return 'jsonl';
-  const ext = extname(path).toLowerCase().slice(1);
-  return ext === 'ndjson' ? 'jsonl' : (OUTPUT_FORMATS as readonly string[]).includes(ext) ? (ext as OutputFormat) : undefined;
-}
-
 abstract class FileSink implements RowSink {
   protected constructor(protected readonly file: AtomicFile) {}
   abstract write(block: RowBlock): Promise<void>;
@@ -50,7 +39,7 @@ abstract class FileSink implements RowSink {
       await this.file.commit();
     } catch (err) {
       await this.file.discard();
-      throw err instanceof OutputError ? err : new OutputError(`-o ${this.file.target}: write failed: ${errorMessage(err)}`);
+      throw outputFailure(this.file.target, 'write failed', err);
     } finally {
       await this.release();
     }
@@ -80,14 +69,13 @@ class NpySink extends FileSink {
 
   async write(block: RowBlock): Promise<void> {
     const bytes = bytesOf(block.rows);
-    await this.file.handle.write(bytes, 0, bytes.length, this.position);
+    await this.file.writeAt(bytes, this.position);
     this.position += bytes.length;
     this.rows += block.ids.length;
   }
 
   protected async seal(): Promise<void> {
-    const header = npyHeader('<f4', [this.rows, this.dim], STREAMED_HEADER_SIZE);
-    await this.file.handle.write(header, 0, header.length, 0);
+    await this.file.writeAt(npyHeader('<f4', [this.rows, this.dim], STREAMED_HEADER_SIZE), 0);
   }
 }
 
@@ -110,7 +98,7 @@ class NpzSink extends FileSink {
   }
 
   static async create(file: AtomicFile, dim: number, forceZip64: boolean): Promise<NpzSink> {
-    const zip = new ZipWriter(file.handle, forceZip64);
+    const zip = new ZipWriter(file, forceZip64);
     const embeddings = await zip.begin('embeddings.npy', STREAMED_HEADER_SIZE);
     return new NpzSink(file, dim, zip, embeddings, new RowSpill(await file.scratch()));
   }
@@ -153,29 +141,20 @@ class JsonlFileSink extends FileSink {
   }
   async write(block: RowBlock): Promise<void> {
     const bytes = Buffer.from(jsonLines(block, this.dim));
-    await this.file.handle.write(bytes, 0, bytes.length, this.position);
+    await this.file.writeAt(bytes, this.position);
     this.position += bytes.length;
   }
   protected async seal(): Promise<void> {}
 }
 
-/** JSON Lines on a stream (stdout), honouring backpressure. */
+/** JSON Lines on a stream (stdout): each block counts as written once the stream has taken it. */
 class StreamSink implements RowSink {
   constructor(
     private readonly stream: Writable,
     private readonly dim: number,
   ) {}
-  async write(block: RowBlock): Promise<void> {
-    if (!this.stream.write(jsonLines(block, this.dim))) {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(new OutputError(`stdout: ${err.message}`));
-        this.stream.once('error', onError);
-        this.stream.once('drain', () => {
-          this.stream.off('error', onError);
-          resolve();
-        });
-      });
-    }
+  write(block: RowBlock): Promise<void> {
+    return writeToStream(this.stream, jsonLines(block, this.dim));
   }
   async finish(): Promise<void> {}
   async abort(): Promise<void> {}

@@ -2,7 +2,7 @@
 // Each entry is a fixed-size head, patched when the entry ends, plus a streamed body; the local
 // header is rewritten in place with the final CRC and sizes, so no data descriptors are needed.
 // Sizes or offsets past 4 GiB switch the entry and the archive to ZIP64 (APPNOTE 4.5).
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from './atomic-file.js';
 import { crc32, crc32Combine } from './crc32.js';
 
 const LOCAL_SIG = 0x04034b50;
@@ -37,12 +37,12 @@ export class ZipWriter {
 
   /** forceZip64 writes ZIP64 records even for small archives, so that path can be tested. */
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: PositionalFile,
     private readonly forceZip64 = false,
   ) {}
 
   private async append(bytes: Uint8Array): Promise<void> {
-    await this.file.write(bytes, 0, bytes.length, this.position);
+    await this.file.writeAt(bytes, this.position);
     this.position += bytes.length;
   }
 
@@ -85,11 +85,11 @@ export class ZipWriter {
       },
       finish: async (head) => {
         if (head.length !== headSize) throw new Error(`zip entry ${entryName}: head is ${head.length} bytes, reserved ${headSize}`);
-        await this.file.write(head, 0, head.length, headOffset);
+        await this.file.writeAt(head, headOffset);
         const size = headSize + bodySize;
         const crc = crc32Combine(crc32(head), bodyCrc, bodySize);
         const header = this.localHeader(name, crc, size);
-        await this.file.write(header, 0, header.length, offset);
+        await this.file.writeAt(header, offset);
         this.entries.push({ name, offset, size, crc });
       },
     };

@@ -1,9 +1,10 @@
 // Runs tokenized texts through the graph in length-sorted batches and pools each into a row.
 import { endianness } from 'node:os';
-import { InferenceError } from '../errors.js';
+import { InferenceError, ModelError } from '../errors.js';
 import { OUTPUT_NAME, type LoadedModel } from '../model/model.js';
 import type { TokenFeed } from '../model/session.js';
 import { planBatches, type BatchLimits } from './batching.js';
+import type { PoolSettings } from '../options.js';
 import { l2NormalizeRows, poolInto, type Pooling } from './pooling.js';
 import type { Tokenized } from './tokenize.js';
 
@@ -20,10 +21,8 @@ export interface BatchDone {
   tokens: number;
 }
 
-export interface PoolSettings {
-  pooling: Pooling;
-  normalize: boolean;
-}
+/** Names item `index` for messages: `texts[3]`, `in.txt:12`. */
+export type Locate = (index: number) => string;
 
 export class BatchEncoder {
   readonly dim: number;
@@ -71,19 +70,52 @@ export class BatchEncoder {
   }
 
   /** Pooled rows for `items`, in their order: a [items.length, dim] matrix, row-major. */
-  async encode(items: readonly Tokenized[], pool: PoolSettings, onBatch?: (done: BatchDone) => void): Promise<Float32Array> {
+  async encode(items: readonly Tokenized[], pool: PoolSettings, locate: Locate, onBatch?: (done: BatchDone) => void): Promise<Float32Array> {
     const out = new Float32Array(items.length * this.dim);
     const lengths = items.map((item) => item.ids.length);
     for (const batch of planBatches(lengths, this.limits)) {
       const tokens = await this.runBatch(items, batch, pool.pooling, out);
+      this.checkFinite(out, batch, locate);
       onBatch?.({ rows: batch.length, tokens });
     }
     if (pool.normalize) l2NormalizeRows(out, this.dim);
     return out;
   }
 
+  /** A NaN or infinite value in a row is a broken model or input, never a row to write. */
+  private checkFinite(out: Float32Array, batch: readonly number[], locate: Locate): void {
+    for (const index of batch) {
+      const row = out.subarray(index * this.dim, (index + 1) * this.dim);
+      for (let d = 0; d < row.length; d++) {
+        if (!Number.isFinite(row[d])) {
+          throw new InferenceError(
+            `${locate(index)}: the model produced ${row[d]} in its row (dimension ${d})`,
+            'the checkpoint\'s weights overflow on this text or are damaged; check the weights, or try --dtype fp32',
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * One forward pass of the special tokens alone, at load: it proves the graph runs and returns
+   * rows of config.json's width before any output file is written.
+   */
+  async probe(): Promise<void> {
+    const ids = Int32Array.from([...this.model.tokenizer.prefix, ...this.model.tokenizer.suffix]);
+    const out = new Float32Array(this.dim);
+    await this.runBatch([{ ids, truncated: false }], [0], 'mean', out, (dims) =>
+      new ModelError(
+        `graph ${this.model.files.onnx} returns ${OUTPUT_NAME} of shape [${dims.join(', ')}] for one text of ${ids.length} tokens; expected [1, ${ids.length}, ${this.dim}] (hidden_size from config.json)`,
+        'config.json and the ONNX graph come from different checkpoints; fetch both from the same one',
+      ),
+    );
+    this.paddedTokens = 0;
+    this.realTokens = 0;
+  }
+
   /** Runs one batch, pools its rows into `out`, and returns its real token count. */
-  private async runBatch(items: readonly Tokenized[], batch: number[], pooling: Pooling, out: Float32Array): Promise<number> {
+  private async runBatch(items: readonly Tokenized[], batch: number[], pooling: Pooling, out: Float32Array, badShape?: (dims: readonly number[]) => Error): Promise<number> {
     const { session, tokenizer } = this.model;
     const rows = this.model.fixedBatch ?? batch.length;
     let seqLen = this.model.fixedSeqLen ?? 0;
@@ -123,6 +155,7 @@ export class BatchEncoder {
     const hidden = await session.run(feeds, OUTPUT_NAME);
     const [gotRows, gotLen, gotDim] = hidden.dims;
     if (hidden.dims.length !== 3 || gotRows !== rows || gotLen !== seqLen || gotDim !== this.dim) {
+      if (badShape) throw badShape(hidden.dims);
       throw new InferenceError(
         `graph output ${OUTPUT_NAME} has shape [${hidden.dims.join(', ')}], expected [${rows}, ${seqLen}, ${this.dim}] (hidden_size from config.json)`,
         'config.json and the ONNX graph disagree; check that they come from the same checkpoint',
