@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModelFolder, TINY_EN as TINY_EN_SPEC } from '../tools/fixture-builder/build.js';
 import { createEmbedder, type Embedder } from '../src/index.js';
-import { maxAbsDiff, ROOT, runCli, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
+import { maxAbsDiff, ROOT, runMain, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
 
 const dir = tempDir();
 const en = join(TEXTS, 'en.txt');
@@ -20,9 +20,9 @@ afterAll(() => embedder.close());
 
 describe('extract', () => {
   it('reads stdin when no FILE is given, and a file and - give the same rows', async () => {
-    const fromStdin = await runCli(['extract', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
-    const fromDash = await runCli(['extract', '-', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
-    const fromFile = await runCli(['extract', en, '-o', '-', '--model', TINY_EN]);
+    const fromStdin = await runMain(['extract', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
+    const fromDash = await runMain(['extract', '-', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
+    const fromFile = await runMain(['extract', en, '-o', '-', '--model', TINY_EN]);
     for (const r of [fromStdin, fromDash, fromFile]) expect(r.code, r.stderr).toBe(0);
     expect(fromStdin.stdout).toBe(fromFile.stdout);
     expect(fromDash.stdout).toBe(fromFile.stdout);
@@ -32,13 +32,13 @@ describe('extract', () => {
   it('handles CRLF and a BOM like plain LF text', async () => {
     const crlf = join(dir, 'crlf.txt');
     writeFileSync(crlf, `\uFEFF${texts.join('\r\n')}\r\n`);
-    const a = await runCli(['extract', crlf, '-o', '-', '--model', TINY_EN, '-q']);
-    const b = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '-q']);
+    const a = await runMain(['extract', crlf, '-o', '-', '--model', TINY_EN, '-q']);
+    const b = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '-q']);
     expect(a.stdout).toBe(b.stdout);
   });
 
   it('concatenates several inputs in order, numbering records across them', async () => {
-    const r = await runCli(['extract', en, join(TEXTS, 'records.jsonl'), '-o', '-', '--model', TINY_EN, '-q']);
+    const r = await runMain(['extract', en, join(TEXTS, 'records.jsonl'), '-o', '-', '--model', TINY_EN, '-q']);
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => l.id)).toEqual([...texts.map((_, i) => i), 6, 7, 8, 9]);
@@ -48,7 +48,7 @@ describe('extract', () => {
 
   it('reads JSON Lines from stdin with --input-format, --text-field and --id-field', async () => {
     const input = '{"key": "a", "body": "the dog"}\n{"key": "b", "body": "the cat"}\n';
-    const r = await runCli(['extract', '--input-format', 'jsonl', '--text-field', 'body', '--id-field', 'key', '-o', '-', '--model', TINY_EN, '-q'], { input });
+    const r = await runMain(['extract', '--input-format', 'jsonl', '--text-field', 'body', '--id-field', 'key', '-o', '-', '--model', TINY_EN, '-q'], { input });
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => l.id)).toEqual(['a', 'b']);
@@ -57,7 +57,7 @@ describe('extract', () => {
   });
 
   it.each(['mean', 'cls', 'max'] as const)('--pooling %s gives the library rows for that pooling', async (pooling) => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--pooling', pooling, '-q']);
+    const r = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '--pooling', pooling, '-q']);
     expect(r.code, r.stderr).toBe(0);
     const { embeddings } = await embedder.embed(texts, { pooling });
     jsonLines(r.stdout).forEach((l, i) => expect(maxAbsDiff(l.embedding, embeddings[i])).toBeLessThan(1e-6));
@@ -70,7 +70,7 @@ describe('extract', () => {
   });
 
   it('--normalize writes unit-length rows in the direction of the raw ones', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--normalize', '-q']);
+    const r = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '--normalize', '-q']);
     const raw = (await embedder.embed(texts)).embeddings;
     jsonLines(r.stdout).forEach((l, i) => {
       const norm = Math.hypot(...l.embedding);
@@ -84,7 +84,7 @@ describe('extract', () => {
     const long = Array.from({ length: 200 }, (_, i) => ['the', 'dog', 'runs', 'far'][i % 4]).join(' ');
     const file = join(dir, 'long.txt');
     writeFileSync(file, `short text\n${long}\n${long} and more\n`);
-    const r = await runCli(['extract', file, '-o', '-', '--model', TINY_EN]);
+    const r = await runMain(['extract', file, '-o', '-', '--model', TINY_EN]);
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => l.tokens)).toEqual([4, 128, 128]);
@@ -96,12 +96,12 @@ describe('extract', () => {
     expect(cut.ids[0]).toBe(2); // [CLS]
     expect(cut.ids[cut.ids.length - 1]).toBe(3); // [SEP]
 
-    const short = await runCli(['extract', file, '-o', '-', '--model', TINY_EN, '--max-length', '16', '-q']);
+    const short = await runMain(['extract', file, '-o', '-', '--model', TINY_EN, '--max-length', '16', '-q']);
     expect(jsonLines(short.stdout).map((l) => l.tokens)).toEqual([4, 16, 16]);
   });
 
   it('embeds Chinese text with the WordPiece checkpoint, one token per character', async () => {
-    const r = await runCli(['extract', join(TEXTS, 'zh.txt'), '-o', '-', '--model', TINY_ZH, '-q']);
+    const r = await runMain(['extract', join(TEXTS, 'zh.txt'), '-o', '-', '--model', TINY_ZH, '-q']);
     expect(r.code, r.stderr).toBe(0);
     const lines = jsonLines(r.stdout);
     expect(lines.map((l) => l.tokens)).toEqual([6, 8, 9, 9]);
@@ -111,13 +111,13 @@ describe('extract', () => {
   });
 
   it('keeps stdout for data and says nothing on stderr with --quiet', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--quiet']);
+    const r = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '--quiet']);
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n').every((l) => l.startsWith('{"id":'))).toBe(true);
   });
 
   it('without a terminal, stderr holds only the summary line', async () => {
-    const r = await runCli(['extract', en, '-o', join(dir, 'summary.npy'), '--model', TINY_EN]);
+    const r = await runMain(['extract', en, '-o', join(dir, 'summary.npy'), '--model', TINY_EN]);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^albert-embed: 6 rows, \d+ tokens, none truncated, [\d.]+ s, [\d.]+ rows\/s, [\d,]+ tokens\/s, padding [\d.]+%, 64-d on cpu -> .*summary\.npy\n$/);
   });
@@ -137,14 +137,14 @@ describe('extract', () => {
   });
 
   it('--device auto falls back to CPU and says so', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--device', 'auto']);
+    const r = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '--device', 'auto']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/--device auto: CUDA unavailable .*; running on CPU/);
     expect(r.stderr).toMatch(/on cpu/);
   });
 
   it('reads the model from ALBERT_EMBED_MODEL', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '-q'], { env: { ALBERT_EMBED_MODEL: TINY_ZH } });
+    const r = await runMain(['extract', en, '-o', '-', '-q'], { env: { ALBERT_EMBED_MODEL: TINY_ZH } });
     expect(r.code, r.stderr).toBe(0);
     expect(jsonLines(r.stdout)[0].embedding).toHaveLength(48);
   });
@@ -160,8 +160,8 @@ describe('dtype files', () => {
   buildModelFolder(folder, { ...TINY_EN_SPEC, float16Output: true, onnxFile: 'model_fp16.onnx' });
 
   it('--dtype fp16 loads onnx/model_fp16.onnx and reads its float16 output', async () => {
-    const fp32 = await runCli(['extract', en, '-o', '-', '--model', folder, '-q']);
-    const fp16 = await runCli(['extract', en, '-o', '-', '--model', folder, '--dtype', 'fp16', '-q']);
+    const fp32 = await runMain(['extract', en, '-o', '-', '--model', folder, '-q']);
+    const fp16 = await runMain(['extract', en, '-o', '-', '--model', folder, '--dtype', 'fp16', '-q']);
     expect(fp16.code, fp16.stderr).toBe(0);
     const a = jsonLines(fp32.stdout);
     const b = jsonLines(fp16.stdout);
@@ -170,7 +170,7 @@ describe('dtype files', () => {
       expect(diff).toBeLessThanOrEqual(12 * 2 ** -11);
       expect(diff).toBeGreaterThan(0);
     });
-    const info = JSON.parse((await runCli(['info', '--model', folder, '--dtype', 'fp16', '--json'])).stdout);
+    const info = JSON.parse((await runMain(['info', '--model', folder, '--dtype', 'fp16', '--json'])).stdout);
     expect(info.dtypes).toEqual(['fp32', 'fp16']);
     expect(info.onnx).toBe(join('onnx', 'model_fp16.onnx'));
     expect(info.outputs[0].type).toBe('float16');
@@ -179,7 +179,7 @@ describe('dtype files', () => {
 
 describe('info', () => {
   it('describes the English fixture', async () => {
-    const r = await runCli(['info', '--model', TINY_EN]);
+    const r = await runMain(['info', '--model', TINY_EN]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/tokenizer\s+Unigram \(AlbertTokenizer\)/);
     expect(r.stdout).toMatch(/dtypes\s+fp32/);
@@ -188,7 +188,7 @@ describe('info', () => {
   });
 
   it('--json describes the Chinese fixture', async () => {
-    const r = await runCli(['info', '--model', TINY_ZH, '--json']);
+    const r = await runMain(['info', '--model', TINY_ZH, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const info = JSON.parse(r.stdout);
     expect(info).toMatchObject({

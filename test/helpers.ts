@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { main } from '../src/cli/main.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin', 'albert-embed.js');
@@ -21,10 +23,32 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface MainOptions {
+  input?: string | Buffer;
+  env?: Record<string, string | undefined>;
+  /** Where stdout goes instead of being collected (a file stream, to test its failures). */
+  stdout?: Writable;
+}
+
+/**
+ * Runs the CLI in this process through main(argv, io), with real streams: what a spawned run
+ * does, minus the launcher (signals, the Node version check) and a second or so of start-up.
+ */
+export async function runMain(args: string[], options: MainOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ALBERT_EMBED_CACHE: join(inject('scratchRoot'), 'cache-unused'), ...options.env };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  let stdout = '';
+  let stderr = '';
+  const out = options.stdout ?? new PassThrough().on('data', (d) => (stdout += d));
+  const err = new PassThrough().on('data', (d) => (stderr += d));
+  const code = await main(args, { stdin: Readable.from(options.input === undefined ? [] : [Buffer.from(options.input)]), stdout: out, stderr: err, env });
+  return { code, stdout, stderr };
+}
+
 /** Runs the built CLI as a real child process. */
 export function runCli(args: string[], options: { input?: string | Buffer; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const env = { ...process.env, ALBERT_EMBED_CACHE: join(inject('scratchRoot'), 'cache-unused'), HF_HUB_OFFLINE: undefined, ...options.env };
+    const env: Record<string, string | undefined> = { ...process.env, ALBERT_EMBED_CACHE: join(inject('scratchRoot'), 'cache-unused'), HF_HUB_OFFLINE: undefined, ...options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
     const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, TEXTS, TINY_EN } from './helpers.js';
+import { runMain, tempDir, TEXTS, TINY_EN } from './helpers.js';
 
 const REPO = 'fixture-org/albert-tiny';
 const en = join(TEXTS, 'en.txt');
@@ -37,33 +37,33 @@ describe('hub ids', () => {
   it('downloads once into the cache, then runs offline from it', async () => {
     const cache = tempDir();
     const env = { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: cache };
-    const first = await runCli(['extract', en, '-o', '-', '--model', REPO], { env });
+    const first = await runMain(['extract', en, '-o', '-', '--model', REPO], { env });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/downloading fixture-org\/albert-tiny onnx\/model\.onnx/);
     expect(existsSync(join(cache, REPO, 'onnx', 'model.onnx'))).toBe(true);
     expect(readFileSync(join(cache, REPO, 'tokenizer.json')).equals(readFileSync(join(TINY_EN, 'tokenizer.json')))).toBe(true);
 
-    const local = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '-q']);
+    const local = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '-q']);
     expect(first.stdout).toBe(local.stdout);
 
     const seen = requests.length;
-    const again = await runCli(['extract', en, '-o', '-', '--model', REPO, '-q'], { env });
+    const again = await runMain(['extract', en, '-o', '-', '--model', REPO, '-q'], { env });
     expect(again.stdout).toBe(local.stdout);
     expect(requests.length).toBe(seen); // fully cached: no request at all
 
-    const offline = await runCli(['extract', en, '-o', '-', '--model', REPO, '-q'], { env: { ...env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: '1' } });
+    const offline = await runMain(['extract', en, '-o', '-', '--model', REPO, '-q'], { env: { ...env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: '1' } });
     expect(offline.code, offline.stderr).toBe(0);
     expect(offline.stdout).toBe(local.stdout);
   });
 
   it('names the dtypes the hub repository has when the asked one is missing', async () => {
-    const r = await runCli(['extract', en, '-o', '-', '--model', REPO, '--dtype', 'q8'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
+    const r = await runMain(['extract', en, '-o', '-', '--model', REPO, '--dtype', 'q8'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/fixture-org\/albert-tiny has no onnx\/model_quantized\.onnx for --dtype q8 \(dtypes present: fp32\)/);
   });
 
   it('an unknown repository fails clearly', async () => {
-    const r = await runCli(['info', '--model', 'nobody/nothing'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
+    const r = await runMain(['info', '--model', 'nobody/nothing'], { env: { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: tempDir() } });
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/nobody\/nothing has no config\.json at revision main on http:\/\/127\.0\.0\.1:\d+/);
   });
@@ -74,7 +74,7 @@ describe('hub ids', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
     await new Promise((resolve) => probe.close(resolve));
-    const r = await runCli(['extract', en, '-o', '-', '--model', REPO], { env: { HF_ENDPOINT: closed, ALBERT_EMBED_CACHE: tempDir() } });
+    const r = await runMain(['extract', en, '-o', '-', '--model', REPO], { env: { HF_ENDPOINT: closed, ALBERT_EMBED_CACHE: tempDir() } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`cannot reach ${closed} to fetch fixture-org/albert-tiny`);
     expect(r.stderr).toMatch(/ECONNREFUSED/);

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createEmbedder, extract, ModelError, UsageError } from '../src/index.js';
 import { ROOT, TINY_EN } from './helpers.js';
 
 describe("import { createEmbedder } from 'albert-embed'", () => {
@@ -27,5 +28,49 @@ describe("import { createEmbedder } from 'albert-embed'", () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'test', 'types', 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
+
+describe('the library validates like the CLI', () => {
+  // In-process: these are the calls a Node program makes.
+  const usage = async (f: () => Promise<unknown>) => {
+    const err = await f().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(2);
+    return (err as UsageError).message;
+  };
+
+  it('refuses bad options, texts and overrides, naming the option or index', async () => {
+    expect(await usage(() => createEmbedder({ model: TINY_EN, pooling: 'sum' as never }))).toBe('pooling must be one of mean, cls, max, got "sum"');
+    expect(await usage(() => createEmbedder({ model: TINY_EN, threads: 100_000 }))).toMatch(/^threads 100000 exceeds the \d+ logical CPUs/);
+    const embedder = await createEmbedder({ model: TINY_EN });
+    try {
+      expect(await usage(() => embedder.embed('one text' as never))).toBe('embed() takes an array of strings, got string');
+      expect(await usage(() => embedder.embed(['fine', [123] as never]))).toBe('texts[1] is an array, not a string');
+      expect(await usage(() => embedder.embed(['fine', 'also', 42 as never]))).toBe('texts[2] is number, not a string');
+      expect(await usage(() => embedder.embed(['x'], { pooling: 'maximum' as never }))).toBe('pooling must be one of mean, cls, max, got "maximum"');
+      expect(await usage(() => embedder.embed(['x'], { normalise: true } as never))).toMatch(/^embed: unknown option normalise/);
+      // A valid override still works after all that.
+      expect((await embedder.embed(['x'], { pooling: 'max' })).embeddings).toHaveLength(1);
+    } finally {
+      await embedder.close();
+    }
+    await embedder.close(); // a second close is harmless
+    expect(await usage(() => embedder.embed(['x']))).toBe('the embedder is closed');
+  });
+
+  it('keeps the underlying error as the cause', async () => {
+    const err = await createEmbedder({ model: '/nonexistent/model' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelError);
+    expect((err as ModelError).cause).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('extract() validates its options too', async () => {
+    const err = await extract({ output: 'x.csv' }, { stdin: process.stdin, stdout: process.stdout, notice: () => {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe('output x.csv: unknown output format');
   });
 });

@@ -3,15 +3,20 @@
 // and values. Values are compared with the library's own rows for the same texts: the CLI and
 // the library share one core, so they must agree to float32 precision (tolerance 1e-6, which
 // only allows for a different batch grouping between the two runs).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbedder, type Embedder } from '../src/index.js';
 import { prepareOutput } from '../src/output/sinks.js';
-import { maxAbsDiff, numpy, runCli, tempDir, TEXTS, TINY_EN } from './helpers.js';
+import { maxAbsDiff, numpy, runMain, tempDir, TEXTS, TINY_EN } from './helpers.js';
 
 const dir = tempDir();
+const writeTemp = (text: string) => {
+  const path = join(dir, `stdout-${Math.random().toString(36).slice(2)}.jsonl`);
+  writeFileSync(path, text);
+  return path;
+};
 const en = join(TEXTS, 'en.txt');
 const texts = readFileSync(en, 'utf8').split('\n').slice(0, -1);
 let embedder: Embedder;
@@ -36,7 +41,7 @@ else:
 describe('numpy reads', () => {
   it('.npy: float32 [rows, dim], C order, rows in input order', async () => {
     const out = join(dir, 'e.npy');
-    const run = await runCli(['extract', en, '-o', out, '--model', TINY_EN]);
+    const run = await runMain(['extract', en, '-o', out, '--model', TINY_EN]);
     expect(run.code, run.stderr).toBe(0);
     const a = numpy(LOAD, out);
     expect(a.shape).toEqual([texts.length, 64]);
@@ -47,7 +52,7 @@ describe('numpy reads', () => {
 
   it('.npz: embeddings, ids, token_counts, truncated, meta', async () => {
     const out = join(dir, 'e.npz');
-    const run = await runCli(['extract', en, '-o', out, '--model', TINY_EN]);
+    const run = await runMain(['extract', en, '-o', out, '--model', TINY_EN]);
     expect(run.code, run.stderr).toBe(0);
     const z = numpy(LOAD, out);
     expect(Object.keys(z).sort()).toEqual(['embeddings', 'ids', 'meta', 'token_counts', 'truncated']);
@@ -70,16 +75,31 @@ describe('numpy reads', () => {
 
   it('.npz with JSON Lines ids keeps them as strings', async () => {
     const out = join(dir, 'ids.npz');
-    const run = await runCli(['extract', join(TEXTS, 'records.jsonl'), '--id-field', 'id', '-o', out, '--model', TINY_EN]);
+    const run = await runMain(['extract', join(TEXTS, 'records.jsonl'), '--id-field', 'id', '-o', out, '--model', TINY_EN]);
     expect(run.code, run.stderr).toBe(0);
     const z = numpy(LOAD, out);
     expect(z.ids.values).toEqual(['doc-1', 'doc-2', '3', 'doc-4']);
     expect(z.embeddings.shape).toEqual([4, 64]);
   });
 
+  it('ids beyond 2^53, decimals and exponents stay exactly as written, in .npz and JSON Lines', async () => {
+    // As doubles, the first two are the same number and 1.50 would print as 1.5.
+    const ids = ['12345678901234567890', '12345678901234567891', '1.50', '-2E+3', '"9007199254740993"'];
+    const input = join(dir, 'big-ids.jsonl');
+    writeFileSync(input, ids.map((id) => `{"id": ${id}, "text": "the dog"}`).join('\n'));
+    const out = join(dir, 'big-ids.npz');
+    expect((await runMain(['extract', input, '--id-field', 'id', '-o', out, '--model', TINY_EN])).code).toBe(0);
+    expect(numpy(LOAD, out).ids.values).toEqual(['12345678901234567890', '12345678901234567891', '1.50', '-2E+3', '9007199254740993']);
+    const lines = await runMain(['extract', input, '--id-field', 'id', '-o', '-', '--model', TINY_EN, '-q']);
+    // Python's json keeps integers exact and reads the rest as written: the ids round-trip.
+    const read = numpy('print(json.dumps([repr(json.loads(l)["id"]) for l in open(sys.argv[1]).read().splitlines()]))', writeTemp(lines.stdout));
+    expect(read).toEqual(['12345678901234567890', '12345678901234567891', '1.5', '-2000.0', "'9007199254740993'"]);
+    expect(lines.stdout.split('\n').map((l) => l.slice(0, l.indexOf(',"embedding"'))).slice(0, 5)).toEqual(ids.map((id) => `{"id":${id}`));
+  });
+
   it('an empty input gives a [0, dim] matrix', async () => {
     const out = join(dir, 'empty.npz');
-    const run = await runCli(['extract', '-', '-o', out, '--model', TINY_EN], { input: '' });
+    const run = await runMain(['extract', '-', '-o', out, '--model', TINY_EN], { input: '' });
     expect(run.code, run.stderr).toBe(0);
     const z = numpy(LOAD, out);
     expect(z.embeddings.shape).toEqual([0, 64]);
@@ -111,7 +131,7 @@ describe('numpy reads', () => {
 
 describe('JSON Lines', () => {
   it('-o - streams one object per record to stdout, float32 values exact', async () => {
-    const run = await runCli(['extract', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
+    const run = await runMain(['extract', '-o', '-', '--model', TINY_EN], { input: readFileSync(en) });
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.id)).toEqual(texts.map((_, i) => i));
@@ -125,10 +145,10 @@ describe('JSON Lines', () => {
 
   it('.jsonl file output equals the stdout stream', async () => {
     const out = join(dir, 'e.jsonl');
-    const run = await runCli(['extract', en, '-o', out, '--model', TINY_EN, '--quiet']);
+    const run = await runMain(['extract', en, '-o', out, '--model', TINY_EN, '--quiet']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
-    const stdout = await runCli(['extract', en, '-o', '-', '--model', TINY_EN, '--quiet']);
+    const stdout = await runMain(['extract', en, '-o', '-', '--model', TINY_EN, '--quiet']);
     expect(readFileSync(out, 'utf8')).toBe(stdout.stdout);
   });
 });

@@ -3,8 +3,10 @@
 //
 // A line may be capped: past `maxLineBytes` its bytes are checked for valid UTF-8 and dropped,
 // and the line is marked `cut`, so a 50 MB line costs a bounded amount of memory and time.
+import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { InputError } from '../errors.js';
+import { collectGarbage } from '../memory.js';
 
 export interface Line {
   /** 1-based line number in its source. */
@@ -20,6 +22,13 @@ export interface LineOptions {
   /** Most bytes of a line kept; the rest is validated and dropped. Default: no cap. */
   maxLineBytes?: number;
 }
+
+/**
+ * Bytes read between full garbage collections. Read chunks are off-heap buffers, and V8 collects
+ * them only once ~64 MiB of them have piled up; a run through a 50 MB line would peak that much
+ * higher. A full collection of albert-embed's small heap takes milliseconds.
+ */
+const GC_EVERY_BYTES = 16 * 2 ** 20;
 
 const badUtf8 = (source: string, number: number) =>
   new InputError(`${source}:${number}: not valid UTF-8`, 'convert the file to UTF-8 first, for example with iconv -t UTF-8');
@@ -38,6 +47,27 @@ function utf8Boundary(bytes: Buffer, length: number): number {
   return end;
 }
 
+/**
+ * Checks bytes arriving in pieces for valid UTF-8 without decoding them into strings (a dropped
+ * 50 MB tail would otherwise become 50-100 MB of garbage strings). A character split between
+ * pieces is carried over to the next one.
+ */
+class Utf8Check {
+  private carry: Buffer = Buffer.alloc(0);
+
+  feed(bytes: Buffer): boolean {
+    const joined = this.carry.length > 0 ? Buffer.concat([this.carry, bytes]) : bytes;
+    const end = utf8Boundary(joined, joined.length);
+    // Anything past the boundary is an incomplete sequence of at most 3 bytes.
+    this.carry = Buffer.from(joined.subarray(end));
+    return isUtf8(joined.subarray(0, end));
+  }
+
+  end(): boolean {
+    return this.carry.length === 0;
+  }
+}
+
 export async function* readLines(stream: AsyncIterable<Buffer | string>, source: string, options: LineOptions = {}): AsyncGenerator<Line> {
   const cap = options.maxLineBytes ?? Infinity;
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -45,18 +75,14 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
   // decoder that validates what is dropped.
   let parts: Buffer[] = [];
   let kept = 0;
-  let overflow: TextDecoder | undefined;
+  let overflow: Utf8Check | undefined;
   let number = 0;
   let consumed = 0;
   let lineStart = 0;
 
   const take = (bytes: Buffer) => {
     if (overflow) {
-      try {
-        overflow.decode(bytes, { stream: true });
-      } catch {
-        throw badUtf8(source, number + 1);
-      }
+      if (!overflow.feed(bytes)) throw badUtf8(source, number + 1);
       return;
     }
     if (kept + bytes.length <= cap) {
@@ -65,19 +91,14 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
       return;
     }
     const room = cap - kept;
-    parts.push(bytes.subarray(0, room));
+    // Copied: a view would keep the whole read chunk alive for as long as the line is.
+    parts = [Buffer.concat([...parts, bytes.subarray(0, room)])];
     kept = cap;
-    overflow = new TextDecoder('utf-8', { fatal: true });
-    try {
-      // The kept bytes are validated when decoded; the dropped ones start where they end, so
-      // feed the validator from the last complete character of the kept part on.
-      const whole = Buffer.concat(parts);
-      const boundary = utf8Boundary(whole, whole.length);
-      overflow.decode(whole.subarray(boundary), { stream: true });
-      overflow.decode(bytes.subarray(room), { stream: true });
-    } catch {
-      throw badUtf8(source, number + 1);
-    }
+    overflow = new Utf8Check();
+    // The kept bytes are validated when decoded; the dropped ones start where they end, so the
+    // check starts from the last complete character of the kept part.
+    const boundary = utf8Boundary(parts[0], parts[0].length);
+    if (!overflow.feed(parts[0].subarray(boundary)) || !overflow.feed(bytes.subarray(room))) throw badUtf8(source, number + 1);
   };
 
   const finishLine = (end: number): Line => {
@@ -85,11 +106,7 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
     let bytes = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     const cut = overflow !== undefined;
     if (overflow) {
-      try {
-        overflow.decode();
-      } catch {
-        throw badUtf8(source, number);
-      }
+      if (!overflow.end()) throw badUtf8(source, number);
       bytes = bytes.subarray(0, utf8Boundary(bytes, bytes.length));
     }
     let stop = bytes.length;
@@ -108,8 +125,13 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
     return { number, text, end, cut };
   };
 
+  let collectAt = GC_EVERY_BYTES;
   for await (const chunk of stream) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (consumed >= collectAt) {
+      collectGarbage();
+      collectAt = consumed + GC_EVERY_BYTES;
+    }
     let start = 0;
     // Only the new chunk is searched for newlines: a long line costs one pass, not one per chunk.
     for (let nl = bytes.indexOf(0x0a, start); nl !== -1; nl = bytes.indexOf(0x0a, start)) {

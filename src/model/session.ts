@@ -42,6 +42,11 @@ export interface EncoderSession {
 
 export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
 
+// onnxruntime's own logger writes to stderr from native code (a failed CUDA load prints an
+// ANSI-coloured error before our one-line message). Its failures reach us as exceptions, which
+// say the same in the form every other error takes; so only fatal lines get through.
+ort.env.logLevel = 'fatal';
+
 export const CUDA_HINT =
   'install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` ' +
   '(onnxruntime-node 1.30 needs an NVIDIA driver, the CUDA 13 runtime and cuDNN 9 on the library path), or use --device cpu';

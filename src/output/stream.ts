@@ -10,16 +10,18 @@ function failure(err: Error & { code?: string }, name: string): Error {
   return new OutputError(`${name}: write failed: ${errorMessage(err)}`, hint, { cause: err });
 }
 
+/** Streams that already have the listener below. */
+const listened = new WeakSet<Writable>();
+
 /** Resolves once `chunk` has been handed to the operating system (or the stream's consumer). */
 export function writeToStream(stream: Writable, chunk: string | Uint8Array, name = 'stdout'): Promise<void> {
+  // A failed write is reported to its callback and then again as an 'error' event, which would
+  // crash the process without a listener: the callback is where it is handled.
+  if (!listened.has(stream)) {
+    listened.add(stream);
+    stream.on('error', () => {});
+  }
   return new Promise((resolve, reject) => {
-    // The same error also arrives as an 'error' event; without a listener it would crash the process.
-    const ignore = () => {};
-    stream.on('error', ignore);
-    stream.write(chunk, (err) => {
-      stream.off('error', ignore);
-      if (err) reject(failure(err, name));
-      else resolve();
-    });
+    stream.write(chunk, (err) => (err ? reject(failure(err, name)) : resolve()));
   });
 }
