@@ -13,7 +13,9 @@ import {
   pickleProtocol2,
   torchLegacyParts,
   torchZipDataPkl,
+  type TorchView,
   type TorchWeights,
+  type WeightEntry,
   TorchZipRecords,
   writeHostileTorchLegacy,
   writeHostileTorchZip,
@@ -32,7 +34,7 @@ function sample(): { weights: TorchWeights; expected: Map<string, number[]> } {
   const { weights, expected } = allDtypeWeights();
   const e = expected.get('embeddings.word_embeddings.weight')!;
   const h = expected.get('half')!;
-  const all: TorchWeights = new Map([
+  const all: TorchWeights = new Map<string, WeightEntry | TorchView>([
     ...weights,
     // The MLM decoder tied to the word embeddings: the same storage, the same view.
     ['predictions.decoder.weight', { viewOf: 'embeddings.word_embeddings.weight', shape: [2, 3], stride: [3, 1], storageOffset: 0 }],

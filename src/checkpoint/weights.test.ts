@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../errors.js';
 import {
+  type TorchView,
   type TorchWeights,
+  type WeightEntry,
   type WeightMap,
   writeSafetensors,
   writeShardedSafetensors,
@@ -74,7 +76,7 @@ describe('openCheckpointWeights', () => {
       const { weights, expected } = allDtypeWeights();
       const names = [...weights.keys()];
       // 'double' is in the second shard, and so is the tensor tied to it.
-      const torchWeights: TorchWeights = new Map([...weights, ['tied', { viewOf: 'double', shape: [3], stride: [1], storageOffset: 0 }]]);
+      const torchWeights: TorchWeights = new Map<string, WeightEntry | TorchView>([...weights, ['tied', { viewOf: 'double', shape: [3], stride: [1], storageOffset: 0 }]]);
       const dir = tempDir();
       const shards = writeShardedTorchBin(dir, torchWeights, [names.slice(0, 3), [...names.slice(3), 'tied']], format);
       const w = openCheckpointWeights(dir);

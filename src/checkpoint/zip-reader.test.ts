@@ -58,7 +58,7 @@ describe('ZipReader', () => {
   it('follows ZIP64 end records and ZIP64 extra fields (npz ZipWriter with forced ZIP64)', async () => {
     const path = join(tempDir(), 'z64.zip');
     const handle = await open(path, 'w');
-    const writer = new ZipWriter(handle, true);
+    const writer = new ZipWriter({ writeAt: async (bytes, position) => void (await handle.write(bytes, 0, bytes.length, position)) }, true);
     await writer.add('f/one', Buffer.from('first'));
     await writer.add('f/two', Buffer.from('second entry'));
     await writer.close();
