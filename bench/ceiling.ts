@@ -3,10 +3,10 @@
 // [M, H] x [H, F] and [M, F] x [F, H] for the feed-forward pair) at several M. The best median
 // over all of them is the ceiling that albert-embed's useful GFLOP/s is compared against: the
 // most favourable figure for the ceiling, so the least favourable for albert-embed.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DataType, encodeModel } from '../tools/fixture-builder/onnx-proto.js';
+import { DataType, type OnnxModel, tensor, writeOnnxModel } from '../src/graph/onnx.js';
 import { uniform } from '../tools/fixture-builder/weights.js';
 
 export interface CeilingPoint {
@@ -22,25 +22,27 @@ export interface Ceiling {
   gflops: number;
 }
 
-function matmulGraph(k: number, n: number): Uint8Array {
+function matmulGraph(k: number, n: number): OnnxModel {
   const random = uniform(99);
   const weights = Float32Array.from({ length: k * n }, () => random() * 0.04 - 0.02);
-  return encodeModel(
-    {
+  return {
+    irVersion: 8,
+    producerName: 'albert-embed bench',
+    producerVersion: '1',
+    opsetImports: [{ domain: '', version: 17 }],
+    graph: {
       name: 'matmul',
-      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['c'] }],
-      initializers: [{ name: 'b', dims: [k, n], data: weights }],
+      nodes: [{ op: 'MatMul', name: 'MatMul_0', inputs: ['a', 'b'], outputs: ['c'] }],
+      initializers: [tensor('b', [k, n], weights)],
       inputs: [{ name: 'a', elemType: DataType.FLOAT, shape: ['m', k] }],
       outputs: [{ name: 'c', elemType: DataType.FLOAT, shape: ['m', n] }],
     },
-    17,
-    'albert-embed bench',
-  );
+  };
 }
 
 async function measureShape(workDir: string, k: number, n: number, threads: number, sizes: readonly number[]): Promise<CeilingPoint[]> {
   const path = join(workDir, `matmul-${k}x${n}.onnx`);
-  writeFileSync(path, matmulGraph(k, n));
+  writeOnnxModel(path, matmulGraph(k, n));
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
   const points: CeilingPoint[] = [];
   try {

@@ -10,22 +10,22 @@ import * as ort from 'onnxruntime-node';
 import { createEmbedder } from '../src/index.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS } from '../src/options.js';
 import { planBatches } from '../src/pipeline/batching.js';
-import { countNodeTypes } from '../tools/fixture-builder/onnx-proto.js';
+import { countNodeTypes } from '../src/graph/onnx-reader.js';
 import { mixedCorpus } from './corpus.js';
 import { paddedTokens } from './flops.js';
 import { buildBaseShaped } from './models.js';
 
-const SESSION_DEFAULTS: ort.InferenceSession.SessionOptions = { interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const SESSION_DEFAULTS: ort.InferenceSession.SessionOptions = { interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function timed<T>(f: () => Promise<T>): Promise<number> {
+export async function timed<T>(f: () => Promise<T>): Promise<number> {
   const t = performance.now();
   await f();
   return (performance.now() - t) / 1000;
 }
 
-/** Runs every batch of `plan` over real token ids, as BatchEncoder feeds them. */
-async function runPlan(session: ort.InferenceSession, ids: Int32Array[], plan: number[][]): Promise<void> {
+/** Runs every batch of `plan` over real token ids, as BatchEncoder feeds them; fetches every output unless told which. */
+export async function runPlan(session: ort.InferenceSession, ids: Int32Array[], plan: number[][], fetches?: string[]): Promise<void> {
   for (const batch of plan) {
     const seq = Math.max(...batch.map((i) => ids[i].length));
     const size = batch.length * seq;
@@ -36,11 +36,12 @@ async function runPlan(session: ort.InferenceSession, ids: Int32Array[], plan: n
     const mask32 = new Int32Array(mask.buffer);
     batch.forEach((item, b) => ids[item].forEach((id, t) => ((input32[2 * (b * seq + t)] = id), (mask32[2 * (b * seq + t)] = 1))));
     const dims = [batch.length, seq];
-    await session.run({
+    const feeds = {
       input_ids: new ort.Tensor('int64', input, dims),
       attention_mask: new ort.Tensor('int64', mask, dims),
       token_type_ids: new ort.Tensor('int64', new BigInt64Array(size), dims),
-    });
+    };
+    await (fetches ? session.run(feeds, fetches) : session.run(feeds));
   }
 }
 

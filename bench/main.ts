@@ -2,6 +2,7 @@
 //   speed   ALBERT-base-shaped model, mixed corpus: Transformers.js pipeline vs albert-embed
 //   memory  tiny model, 20k and 200k short lines: peak RSS of albert-embed at both sizes
 //   engine  fusions onnxruntime applies, session start-up, session settings, batch budgets
+//   graph   the graph writer's choices: fusions per activation, hidden_states outputs, value_info
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -9,10 +10,11 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ROOT } from './measure.js';
 import { runEngine } from './engine.js';
+import { runGraph } from './graph.js';
 import { runMemory } from './memory.js';
 import { runSpeed } from './speed.js';
 
-const MODES = ['speed', 'memory', 'engine'] as const;
+const MODES = ['speed', 'memory', 'engine', 'graph'] as const;
 type Mode = (typeof MODES)[number];
 
 const program = new Command('bench')
@@ -45,6 +47,7 @@ for (const mode of modes as Mode[]) {
   if (mode === 'speed') results.speed = await runSpeed({ work, threads, lines: Number(opts.lines), baseline: !opts.skipBaseline });
   if (mode === 'memory') results.memory = await runMemory({ work, threads });
   if (mode === 'engine') results.engine = await runEngine({ work, threads });
+  if (mode === 'graph') results.graph = await runGraph({ work, threads });
 }
 writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nresults: ${opts.json}`);

@@ -2,18 +2,23 @@
 // config.json, tokenizer.json, tokenizer_config.json, special_tokens_map.json, onnx/model.onnx.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AlbertConfig } from './albert-config.js';
-import { buildAlbertGraph, type GraphOptions } from './albert-graph.js';
-import { encodeModel } from './onnx-proto.js';
+import type { AlbertActivation, AlbertConfig } from '../../src/graph/albert-config.js';
+import { buildAlbertGraph, type GraphOptions } from '../../src/graph/albert.js';
+import { type WriteOptions, writeOnnxModel } from '../../src/graph/onnx.js';
 import { CHINESE_TOKENIZER_CONFIG, ENGLISH_TOKENIZER_CONFIG, chineseWordPieceTokenizer, englishUnigramTokenizer } from './tokenizers.js';
-import { generateWeights, type Weights } from './weights.js';
+import { generateWeights, weightSource, type Weights } from './weights.js';
 
-export type Architecture = Omit<AlbertConfig, 'vocab_size' | 'model_type' | 'hidden_act' | 'position_embedding_type' | 'pad_token_id'>;
+/** config.json as the builder writes it: the graph's fields and the few a checkpoint also carries. */
+export type FixtureConfig = AlbertConfig & { model_type: 'albert'; position_embedding_type: 'absolute'; pad_token_id: number; initializer_range: number };
+
+export type Architecture = Omit<FixtureConfig, 'vocab_size' | 'model_type' | 'hidden_act' | 'position_embedding_type' | 'pad_token_id'>;
 
 /** A checkpoint to build: its tokenizer language, architecture, weight seed and graph shape. */
-export interface ModelSpec extends GraphOptions {
+export interface ModelSpec extends GraphOptions, WriteOptions {
   language: 'en' | 'zh';
   architecture: Architecture;
+  /** gelu_new (the default) as in albert-*-v2; Chinese ALBERT checkpoints use gelu or relu. */
+  hiddenAct?: AlbertActivation;
   seed: number;
   /** File name under onnx/: model.onnx unless a dtype file is being built. */
   onnxFile?: string;
@@ -58,7 +63,7 @@ export const TINY_ZH: ModelSpec = {
 };
 
 export interface BuiltModel {
-  config: AlbertConfig;
+  config: FixtureConfig;
   weights: Weights;
 }
 
@@ -69,16 +74,16 @@ function json(path: string, value: unknown) {
 export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
   const tokenizer = spec.language === 'en' ? englishUnigramTokenizer() : chineseWordPieceTokenizer();
   const tokenizerConfig = spec.language === 'en' ? ENGLISH_TOKENIZER_CONFIG : CHINESE_TOKENIZER_CONFIG;
-  const config: AlbertConfig = {
+  const config: FixtureConfig = {
     model_type: 'albert',
     vocab_size: tokenizer.vocabSize,
-    hidden_act: 'gelu_new',
+    hidden_act: spec.hiddenAct ?? 'gelu_new',
     position_embedding_type: 'absolute',
     pad_token_id: 0,
     ...spec.architecture,
   };
   const weights = generateWeights(config, spec.seed);
-  const graph = buildAlbertGraph(config, weights, spec);
+  const graph = buildAlbertGraph(config, weightSource(weights), { producerName: 'albert-embed fixture builder', ...spec });
 
   mkdirSync(join(dir, 'onnx'), { recursive: true });
   json(join(dir, 'config.json'), {
@@ -97,6 +102,6 @@ export function buildModelFolder(dir: string, spec: ModelSpec): BuiltModel {
     join(dir, 'special_tokens_map.json'),
     Object.fromEntries(Object.entries(special).filter(([k]) => k.endsWith('_token'))),
   );
-  writeFileSync(join(dir, 'onnx', spec.onnxFile ?? 'model.onnx'), encodeModel(graph, spec.opset ?? 17, 'albert-embed fixture builder'));
+  writeOnnxModel(join(dir, 'onnx', spec.onnxFile ?? 'model.onnx'), graph, spec);
   return { config, weights };
 }

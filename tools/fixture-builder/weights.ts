@@ -1,7 +1,8 @@
 // Seeded random ALBERT weights under Hugging Face parameter names, in PyTorch layout
 // (Linear weights are [out, in]). Both the ONNX builder and the test-side reference forward
 // pass read this one map, so they compute over identical numbers.
-import { type AlbertConfig, layerPrefix } from './albert-config.js';
+import { type AlbertConfig, layerPrefix } from '../../src/graph/albert-config.js';
+import type { WeightSource } from '../../src/graph/albert.js';
 
 export interface Tensor {
   shape: number[];
@@ -28,7 +29,7 @@ function normal(next: () => number): () => number {
   };
 }
 
-export function generateWeights(config: AlbertConfig, seed: number): Weights {
+export function generateWeights(config: AlbertConfig & { initializer_range: number }, seed: number): Weights {
   const gauss = normal(uniform(seed));
   const weights: Weights = new Map();
   const add = (name: string, shape: number[], mean: number, std: number) => {
@@ -69,4 +70,14 @@ export function generateWeights(config: AlbertConfig, seed: number): Weights {
   // Drawn last so that adding it left every earlier tensor (and the committed fixtures) unchanged.
   linear('pooler', H, H);
   return weights;
+}
+
+/** The map as the graph builder reads checkpoints. */
+export function weightSource(weights: Weights): WeightSource {
+  const get = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`no weight ${name}`);
+    return t;
+  };
+  return { shape: (name) => weights.get(name)?.shape, float32: (name) => get(name).data };
 }
