@@ -7,20 +7,24 @@ if (major < 20) {
   process.exit(1);
 }
 
-const { main } = await import('../dist/src/cli/main.js');
-const { discardOpenOutputsSync } = await import('../dist/src/output/atomic-file.js');
-
+// Installed before anything else is loaded, so that a signal at any moment gets the same exit.
+let interrupted = () => '';
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(signal, () => {
-    discardOpenOutputsSync();
-    process.stderr.write(`\nalbert-embed: interrupted by ${signal}; no output file was written\n`);
+    process.stderr.write(`\nalbert-embed: interrupted by ${signal}${interrupted()}\n`);
     process.exit(130);
   });
 }
 
 // Write errors on stdout reach the code that wrote (a closed pipe ends the run quietly, anything
 // else is exit 6); without a listener the same error would also crash the process as an event.
+// A stderr that cannot be written has nowhere to report to: the exit code still tells.
 process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+const { discardOpenOutputsSync } = await import('../dist/src/output/atomic-file.js');
+interrupted = discardOpenOutputsSync;
+const { main } = await import('../dist/src/cli/main.js');
 
 process.exitCode = await main(process.argv.slice(2), {
   stdin: process.stdin,

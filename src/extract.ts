@@ -1,12 +1,13 @@
 // The extract job: records in, pooled rows out, in input order, in bounded memory.
 // Each record is tokenized as it is read (its text is dropped right after); records gather into
 // windows, and each window is encoded in length-sorted batches and written before the next one.
-import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { openEmbedder, type Embedder } from './embedder.js';
+import type { BatchDone } from './pipeline/encoder.js';
 import { UsageError } from './errors.js';
+import { sha256File } from './hash.js';
 import { checkInputs, readRecords, totalBytes } from './input/records.js';
 import type { RecordId } from './input/record-id.js';
 import { collectGarbage } from './memory.js';
@@ -14,7 +15,8 @@ import type { Device } from './model/devices.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget } from './output/atomic-file.js';
 import { prepareOutput, type RowSink } from './output/sinks.js';
-import type { Tokenized } from './pipeline/tokenize.js';
+import { streamFd } from './output/stream.js';
+import type { Prepared } from './pipeline/record-encoder.js';
 import { textBudget } from './pipeline/tokenize.js';
 import { VERSION } from './version.js';
 
@@ -53,30 +55,20 @@ const YIELD_EVERY_MS = 50;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** One window of tokenized records waiting to be encoded. */
+/** One window of prepared records waiting to be encoded. */
 interface Window {
-  items: Tokenized[];
+  items: Prepared[];
   ids: RecordId[];
   /** `file:line` of each record, for messages about it. */
   places: string[];
   bytesEnd: number;
 }
 
-function sha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
-
 async function describeRun(embedder: Embedder, summary: ExtractSummary): Promise<Record<string, unknown>> {
   const { files } = embedder.loaded;
   const hashed: Record<string, string> = {};
   for (const [name, path] of [['config.json', files.config], ['tokenizer.json', files.tokenizer], [`onnx/${basename(files.onnx)}`, files.onnx]] as const) {
-    hashed[name] = await sha256(path);
+    hashed[name] = await sha256File(path);
   }
   const { settings } = embedder;
   return {
@@ -85,58 +77,89 @@ async function describeRun(embedder: Embedder, summary: ExtractSummary): Promise
     onnxruntime_version: embedder.description.onnxruntime,
     model: embedder.description.spec,
     model_source: embedder.description.source,
+    ...(embedder.description.convertedFrom ? { converted_from: embedder.description.convertedFrom, converted_model: embedder.description.dir } : {}),
     files_sha256: hashed,
     dtype: files.dtype,
     device: summary.device,
     pooling: settings.pooling,
     normalize: settings.normalize,
+    layers: settings.layers,
+    overflow: settings.overflow,
+    ...(settings.overflow === 'chunk' ? { chunk_overlap: settings.chunkOverlap } : {}),
     max_length: summary.maxLength,
     dim: summary.dim,
     rows: summary.rows,
     truncated_rows: summary.truncated,
-    embeddings_dtype: 'float32',
+    precision: settings.precision,
   };
 }
 
+/** The file behind an -o path or a stream, as device and inode, when there is one. */
+function identity(stat: { dev: number; ino: number } | undefined): string | undefined {
+  return stat ? `${stat.dev}:${stat.ino}` : undefined;
+}
+
+function outputIdentity(settings: ExtractSettings, stdout: Writable): string | undefined {
+  if (settings.output === '-') {
+    const fd = streamFd(stdout);
+    return fd === undefined ? undefined : identity(fstatSync(fd));
+  }
+  try {
+    return identity(statSync(finalTarget(settings.output), { throwIfNoEntry: false }));
+  } catch {
+    // A folder that cannot be resolved: prepareOutput reports it.
+    return undefined;
+  }
+}
+
 /**
- * albert-embed never overwrites its input: -o naming an input file, through a symbolic link, a
- * hard link or another spelling of its path, is refused before anything runs.
+ * albert-embed never overwrites its input, nor reads its own output back: -o naming an input
+ * file (through a symbolic link, a hard link or another spelling of its path), stdin redirected
+ * from the output file, or stdout redirected onto an input, is refused before anything runs.
  */
-function checkOutputIsNotInput(settings: ExtractSettings, naming: Naming): void {
-  if (settings.output === '-') return;
-  const out = statSync(finalTarget(settings.output), { throwIfNoEntry: false });
-  if (!out) return;
+function checkOutputIsNotInput(settings: ExtractSettings, io: ExtractIo, naming: Naming): void {
+  const out = outputIdentity(settings, io.stdout);
+  if (out === undefined) return;
   for (const input of settings.inputs) {
-    if (input === '-') continue;
-    const stat = statSync(input);
-    if (stat.dev === out.dev && stat.ino === out.ino) {
-      const flag = naming === 'cli' ? '-o' : 'output';
-      throw new UsageError(`${flag} ${settings.output} is the input file ${input}; albert-embed never overwrites its input`, `write the embeddings to another path, for example ${flag} embeddings.npz`);
-    }
+    const stdinFd = input === '-' ? streamFd(io.stdin) : undefined;
+    if (input === '-' && stdinFd === undefined) continue;
+    const stat = input === '-' ? fstatSync(stdinFd!) : statSync(input);
+    // Only files can be the same: /dev/null as both stdin and stdout is no conflict.
+    if (!stat.isFile() || identity(stat) !== out) continue;
+    const flag = naming === 'cli' ? '-o' : 'output';
+    const what = settings.output === '-' ? 'stdout is redirected onto' : `${flag} ${settings.output} is`;
+    const inputName = input === '-' ? 'the file stdin is read from' : `the input file ${input}`;
+    throw new UsageError(`${what} ${inputName}; albert-embed never overwrites its input or reads its own output`, `write the embeddings to another path, for example ${flag} embeddings.npz`);
   }
 }
 
 /** The extract job on resolved settings (the CLI's path); see extract() for the library's. */
 export async function runExtract(settings: ExtractSettings, io: ExtractIo, naming: Naming = 'library'): Promise<ExtractSummary> {
   const started = performance.now();
+  if (settings.output === '-' && !io.stdout) throw new UsageError("output '-' writes JSON Lines to io.stdout, and extract() was given none", 'pass { stdout } in the io argument, or an output path');
+  if (settings.inputs.includes('-') && !io.stdin) throw new UsageError("input '-' reads io.stdin, and extract() was given none", 'pass { stdin } in the io argument, or input paths');
   checkInputs(settings.inputs);
-  checkOutputIsNotInput(settings, naming);
+  checkOutputIsNotInput(settings, io, naming);
   const output = await prepareOutput({ path: settings.output, format: settings.outputFormat, stdout: io.stdout });
   let embedder: Embedder | undefined;
   let sink: RowSink | undefined;
   try {
     embedder = await openEmbedder(settings.embedder, io.notice, naming);
     const e = embedder;
-    sink = await output.open(e.dim);
+    const { pooling, overflow, precision } = settings.embedder;
+    sink = await output.open({ dim: e.dim, precision, tokens: pooling === 'none', chunks: overflow === 'chunk' });
     const total = totalBytes(settings.inputs);
     const records = readRecords({
       files: settings.inputs,
       format: settings.inputFormat,
       textField: settings.textField,
       idField: settings.idField,
+      textColumn: settings.textColumn,
+      idColumn: settings.idColumn,
       stdin: io.stdin,
-      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-      maxTextBytes: 3 * textBudget(e.maxLength),
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit. Chunking, and refusing long texts,
+      // need all of every line.
+      maxTextBytes: overflow === 'truncate' ? 3 * textBudget(e.maxLength) : undefined,
     });
     // Rows written and truncated so far; token totals live in the encoder's counters.
     let written = 0;
@@ -149,26 +172,36 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
     };
 
     const flush = async (window: Window) => {
-      const tokenCounts = window.items.map((item) => item.ids.length);
+      const tokenCounts = window.items.map((item) => item.tokens);
       const windowTokens = tokenCounts.reduce((a, b) => a + b, 0);
       const windowBytes = window.bytesEnd - bytesDone;
+      const windowCount = window.items.reduce((n, item) => n + item.windows.length, 0);
       let rowsDone = 0;
       let tokensDone = 0;
-      const rows = await e.encode(
-        window.items,
-        undefined,
-        (batch) => {
-          rowsDone += batch.rows;
-          tokensDone += batch.tokens;
-          if (!io.onProgress) return;
-          // Within a window, progress is interpolated by the share of its tokens already embedded.
-          const share = windowTokens ? tokensDone / windowTokens : 1;
-          io.onProgress(snapshot(written + rowsDone, total ? Math.min(1, (bytesDone + windowBytes * share) / total) : undefined));
-        },
-        (i) => window.places[i],
-      );
-      const truncated = window.items.map((item) => item.truncated);
-      await sink!.write({ rows, ids: window.ids, tokenCounts, truncated });
+      const onBatch = (batch: BatchDone) => {
+        rowsDone += batch.rows;
+        tokensDone += batch.tokens;
+        if (!io.onProgress) return;
+        // Within a window, progress is interpolated by the share of its tokens already embedded;
+        // rows are counted by the share of its text windows done.
+        const share = windowTokens ? tokensDone / windowTokens : 1;
+        const rows = Math.floor((window.items.length * rowsDone) / Math.max(1, windowCount));
+        io.onProgress(snapshot(written + rows, total ? Math.min(1, (bytesDone + windowBytes * share) / total) : undefined));
+      };
+      const locate = (i: number) => window.places[i];
+      const block = {
+        ids: window.ids,
+        tokenCounts,
+        truncated: window.items.map((item) => item.truncated),
+        chunks: window.items.map((item) => item.windows.length),
+      };
+      if (pooling === 'none') {
+        const vectors = await e.embedTokens(window.items, onBatch, locate);
+        await sink!.write({ ...block, tokens: { vectors, tokenIds: window.items.map((item) => item.windows[0].ids) } });
+      } else {
+        await sink!.write({ ...block, rows: await e.embedRows(window.items, onBatch, locate) });
+      }
+      const truncated = block.truncated;
       written += window.items.length;
       for (const t of truncated) if (t) truncatedRows++;
       bytesDone = window.bytesEnd;
@@ -178,9 +211,9 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
     let windowCount = 0;
     let lastYield = performance.now();
     for await (const record of records) {
-      window.items.push(e.tokenize(record.text, record.cut));
+      window.items.push(e.prepare(record.text, record.cut, record.place));
       window.ids.push(record.id);
-      window.places.push(`${record.source}:${record.line}`);
+      window.places.push(record.place);
       window.bytesEnd = record.bytesEnd;
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await yieldToEventLoop();

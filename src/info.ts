@@ -1,14 +1,22 @@
 // `albert-embed info`: what a checkpoint holds, as the embedder sees it.
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { mapAlbertWeights } from './checkpoint/albert-keys.js';
+import { openCheckpointWeights } from './checkpoint/weights.js';
+import { conversionOf, isCheckpointToConvert } from './convert/auto.js';
+import { readCheckpointFolder } from './convert/checkpoint-folder.js';
+import type { AlbertConfig } from './graph/albert-config.js';
 import { openEmbedder } from './embedder.js';
 import type { EmbedderSettings, Naming } from './options.js';
 import type { TensorInfo } from './model/session.js';
 
 export interface ModelInfo {
+  kind: 'model';
   model: string;
   source: 'local' | 'hub';
   folder: string;
+  /** The checkpoint folder this model was converted from, when --model named a checkpoint. */
+  converted_from?: string;
   files: Array<{ path: string; bytes: number }>;
   dtypes: string[];
   onnx: string;
@@ -37,14 +45,57 @@ function listFiles(dir: string, base = dir): Array<{ path: string; bytes: number
     .sort((a, b) => a.path.localeCompare(b.path));
 }
 
-export async function describeModel(settings: EmbedderSettings, notice: (message: string) => void = () => {}, naming: Naming = 'library'): Promise<ModelInfo> {
+/** A checkpoint folder not converted yet: what it holds, and where extract will convert it. */
+export interface CheckpointInfo {
+  kind: 'checkpoint';
+  model: string;
+  source: 'local';
+  folder: string;
+  files: Array<{ path: string; bytes: number }>;
+  weights: { format: string; files: string[]; tensors: number; prefix: string; pooler: boolean };
+  config: AlbertConfig;
+  tokenizer: { source: string };
+  /** The cache folder extract converts it into on first use. */
+  converted_into: string;
+}
+
+async function describeCheckpoint(settings: EmbedderSettings): Promise<CheckpointInfo | undefined> {
+  if (!isCheckpointToConvert(settings.model)) return undefined;
+  const dir = resolve(settings.model.model);
+  const conversion = await conversionOf(dir, settings.model.hub.cacheDir);
+  if (conversion.done) return undefined;
+  const checkpoint = readCheckpointFolder(dir);
+  const weights = openCheckpointWeights(dir);
+  try {
+    const mapped = mapAlbertWeights(weights, checkpoint.config, dir);
+    return {
+      kind: 'checkpoint',
+      model: settings.model.model,
+      source: 'local',
+      folder: dir,
+      files: listFiles(dir),
+      weights: { format: weights.format, files: weights.files.map((f) => relative(dir, f)), tensors: weights.tensors.size, prefix: mapped.prefix, pooler: mapped.hasPooler },
+      config: checkpoint.config,
+      tokenizer: { source: checkpoint.tokenizerSource },
+      converted_into: conversion.target,
+    };
+  } finally {
+    weights.close();
+  }
+}
+
+export async function describeModel(settings: EmbedderSettings, notice: (message: string) => void = () => {}, naming: Naming = 'library'): Promise<ModelInfo | CheckpointInfo> {
+  const checkpoint = await describeCheckpoint(settings);
+  if (checkpoint) return checkpoint;
   const embedder = await openEmbedder(settings, notice, naming);
   try {
     const { files, config, tokenizer, session } = embedder.loaded;
     return {
+      kind: 'model',
       model: embedder.description.spec,
       source: embedder.description.source,
       folder: files.dir,
+      ...(embedder.description.convertedFrom ? { converted_from: embedder.description.convertedFrom } : {}),
       files: listFiles(files.dir),
       dtypes: files.dtypesPresent,
       onnx: relative(files.dir, files.onnx),
@@ -79,7 +130,22 @@ export async function describeModel(settings: EmbedderSettings, notice: (message
 
 const shape = (t: TensorInfo) => `${t.name} ${t.type} [${t.shape.join(', ')}]`;
 
-export function formatModelInfo(info: ModelInfo): string {
+function formatCheckpointInfo(info: CheckpointInfo): string {
+  const c = info.config;
+  const rows: Array<[string, string]> = [
+    ['model', `${info.model} (a checkpoint without ONNX files)`],
+    ['folder', info.folder],
+    ['files', info.files.map((f) => `${f.path} (${f.bytes} B)`).join(', ')],
+    ['weights', `${info.weights.format}: ${info.weights.files.join(', ')}, ${info.weights.tensors} tensors${info.weights.prefix ? ` under ${info.weights.prefix}` : ''}${info.weights.pooler ? ', with pooler' : ''}`],
+    ['config', `albert: hidden ${c.hidden_size}, embedding ${c.embedding_size}, layers ${c.num_hidden_layers} (${c.num_hidden_groups} groups x ${c.inner_group_num} inner), heads ${c.num_attention_heads}, ffn ${c.intermediate_size}, ${c.hidden_act}, positions ${c.max_position_embeddings}, vocab ${c.vocab_size}`],
+    ['tokenizer', info.tokenizer.source === 'tokenizer.json' ? 'tokenizer.json (used as it is)' : `${info.tokenizer.source} (converted to tokenizer.json)`],
+    ['conversion', `extract converts it on first use into ${info.converted_into} (or run albert-embed convert)`],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(11)}${v}`).join('\n');
+}
+
+export function formatModelInfo(info: ModelInfo | CheckpointInfo): string {
+  if (info.kind === 'checkpoint') return formatCheckpointInfo(info);
   const c = info.config;
   const dims = [
     `hidden ${c.hidden_size}`,
@@ -92,6 +158,7 @@ export function formatModelInfo(info: ModelInfo): string {
   const rows: Array<[string, string]> = [
     ['model', `${info.model} (${info.source})`],
     ['folder', info.folder],
+    ...(info.converted_from ? [['converted', `from the checkpoint ${info.converted_from}`] as [string, string]] : []),
     ['files', info.files.map((f) => `${f.path} (${f.bytes} B)`).join(', ')],
     ['dtypes', info.dtypes.join(', ') || 'none'],
     ['graph', info.onnx],

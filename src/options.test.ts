@@ -17,7 +17,7 @@ const usage = (f: () => unknown): UsageError => {
 
 describe('resolveEmbedderSettings (library naming)', () => {
   it.each<[Record<string, unknown>, RegExp]>([
-    [{ pooling: 'sum' }, /^pooling must be one of mean, cls, max, got "sum"$/],
+    [{ pooling: 'sum' }, /^pooling must be one of mean, cls, max, pooler, none, got "sum"$/],
     [{ dtype: 'fp64' }, /^dtype must be one of fp32, fp16, q8, int8, uint8, q4, bnb4, q4f16, got "fp64"$/],
     [{ device: 'tpu' }, /^device must be one of cpu, cuda, auto, got "tpu"$/],
     [{ threads: 0 }, /^threads must be a positive integer, got 0$/],
@@ -65,7 +65,7 @@ describe('resolveExtractSettings (library naming)', () => {
     [{ output: 'x.npz', inputs: 'a.txt' }, /^inputs must be a non-empty array of paths, got "a\.txt"$/],
     [{ output: 'x.npz', inputs: ['a.txt', 3] }, /^inputs\[1\] must be a non-empty string, got 3$/],
     [{ output: 'x.npz', inputs: ['a.txt'], idField: 'id' }, /^idField id needs JSON Lines input, but a\.txt is read as text$/],
-    [{ output: 'x.npz', inputFormat: 'csv' }, /^inputFormat must be one of auto, text, jsonl, got "csv"$/],
+    [{ output: 'x.npz', inputFormat: 'xml' }, /^inputFormat must be one of auto, text, jsonl, csv, tsv, parquet, got "xml"$/],
   ])('%j is refused', (options, message) => {
     expect(usage(() => resolveExtractSettings(options as never, {})).message).toMatch(message);
   });

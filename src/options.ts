@@ -5,8 +5,9 @@
 import { availableParallelism, homedir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.js';
-import { formatOf, INPUT_FORMATS, type InputFormat } from './input/formats.js';
+import { formatOf, INPUT_FORMATS, TABLE_FORMATS, type InputFormat } from './input/formats.js';
 import { DTYPES, type Dtype } from './model/dtypes.js';
+import type { HubSettings } from './model/hub.js';
 import type { ModelSettings } from './model/model.js';
 import { DEVICES, type DeviceChoice } from './model/devices.js';
 import { formatFromPath, type OutputFormat } from './output/formats.js';
@@ -44,10 +45,20 @@ export interface OptionDef<T> {
   readonly check: (value: unknown, label: string) => T;
 }
 
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+/** A value as the caller wrote it: strings quoted, bigints with their n, containers by kind. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
+  if (value !== null && typeof value === 'object') return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+  return String(value);
+}
 
+/** Digits become a number only when the number is exact; anything else stays text for the message. */
 function integerFromText(text: string): unknown {
-  return /^\s*\d+\s*$/.test(text) ? Number(text) : text;
+  if (!/^\s*\d+\s*$/.test(text)) return text;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : text.trim();
 }
 
 interface Bound {
@@ -86,6 +97,29 @@ function flag(value: unknown, label: string): boolean {
   return value;
 }
 
+function nonNegativeInteger(value: unknown, label: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new UsageError(`${label} must be a non-negative integer, got ${show(value)}`);
+  return value;
+}
+
+/** "-1,-2" -> [-1, -2]; anything else stays text for the message. */
+function layersFromText(text: string): unknown {
+  const parts = text.split(',').map((p) => p.trim());
+  return parts.every((p) => /^-?\d+$/.test(p)) ? parts.map(Number) : text;
+}
+
+function layerList(value: unknown, label: string): number[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => Number.isSafeInteger(v))) {
+    throw new UsageError(`${label} must be a non-empty list of layer indexes (integers; negative counts from the last layer), got ${show(value)}`, 'for example --layer -1 or --layer -1,-2,-3,-4');
+  }
+  return [...value];
+}
+
+export const OVERFLOWS = ['truncate', 'chunk', 'error'] as const;
+export type Overflow = (typeof OVERFLOWS)[number];
+export const PRECISIONS = ['float32', 'float16', 'ubinary'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 const logicalCpus: Bound = { max: () => availableParallelism(), why: (n) => `the ${n} logical CPUs this process may use` };
 
 /** The option table. Keys are the library names. */
@@ -110,7 +144,46 @@ export const OPTIONS = {
     fromText: integerFromText,
     check: positiveInteger(),
   },
-  pooling: { name: 'pooling', flags: '--pooling <mode>', help: 'mean and max over real tokens, or the [CLS] vector', choices: POOLINGS, default: 'mean', check: oneOf(POOLINGS) },
+  pooling: {
+    name: 'pooling',
+    flags: '--pooling <mode>',
+    help: 'mean or max over real tokens, cls (the [CLS] vector), pooler (the checkpoint\'s pooler output), none (every token\'s vector)',
+    choices: POOLINGS,
+    default: 'mean',
+    check: oneOf(POOLINGS),
+  },
+  layers: {
+    name: 'layers',
+    flags: '--layer <n[,m...]>',
+    help: 'hidden-state layers to pool and concatenate: 0 is the embedding projection, -1 (default) the last layer',
+    default: [-1],
+    fromText: layersFromText,
+    check: layerList,
+  },
+  overflow: {
+    name: 'overflow',
+    flags: '--overflow <mode>',
+    help: 'texts longer than --max-length: truncate, chunk (embed windows, combine them), or error',
+    choices: OVERFLOWS,
+    default: 'truncate',
+    check: oneOf(OVERFLOWS),
+  },
+  chunkOverlap: {
+    name: 'chunkOverlap',
+    flags: '--chunk-overlap <k>',
+    help: 'tokens shared by neighbouring windows with --overflow chunk',
+    default: 0,
+    fromText: integerFromText,
+    check: nonNegativeInteger,
+  },
+  precision: {
+    name: 'precision',
+    flags: '--precision <p>',
+    help: 'numbers on disk: float32, float16 (IEEE half) or ubinary (packbits of row > 0)',
+    choices: PRECISIONS,
+    default: 'float32',
+    check: oneOf(PRECISIONS),
+  },
   normalize: { name: 'normalize', flags: '--normalize', help: 'L2-normalize every row', default: false, check: flag },
   batchSize: { name: 'batchSize', flags: '--batch-size <n>', help: 'most texts per forward pass', default: DEFAULT_BATCH_SIZE, fromText: integerFromText, check: positiveInteger() },
   maxBatchTokens: {
@@ -123,13 +196,23 @@ export const OPTIONS = {
   inputFormat: {
     name: 'inputFormat',
     flags: '--input-format <format>',
-    help: 'auto: .jsonl/.ndjson are JSON Lines, everything else text',
+    help: 'auto: by extension (.jsonl/.ndjson, .csv, .tsv, .parquet), everything else and stdin text lines',
     choices: INPUT_FORMATS,
     default: 'auto',
     check: oneOf(INPUT_FORMATS),
   },
   textField: { name: 'textField', flags: '--text-field <name>', help: 'JSON Lines field holding the text', default: 'text', check: text },
   idField: { name: 'idField', flags: '--id-field <name>', help: 'JSON Lines field holding the record id (default: the record number from 0)', check: text },
+  textColumn: { name: 'textColumn', flags: '--text-column <name|index>', help: 'CSV, TSV or Parquet column holding the text: header name or 0-based index', default: 'text', check: text },
+  idColumn: { name: 'idColumn', flags: '--id-column <name|index>', help: 'CSV, TSV or Parquet column holding the record id (default: the record number from 0)', check: text },
+  modelFolder: {
+    name: 'output',
+    flags: '-o, --output <folder>',
+    label: '-o',
+    help: 'the model folder to write (it must not exist or be empty, unless --force)',
+    check: text,
+  },
+  force: { name: 'force', flags: '--force', help: 'replace an existing output folder', default: false, check: flag },
   output: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'output: X.npy, X.npz, X.jsonl, or - for JSON Lines on stdout', check: text },
 } as const satisfies Record<string, OptionDef<unknown>>;
 
@@ -141,8 +224,9 @@ export function flagOf(name: OptionName): string {
 }
 
 function labelOf(name: OptionName, naming: Naming): string {
-  if (naming === 'library') return name;
-  return (OPTIONS[name] as OptionDef<unknown>).label ?? flagOf(name);
+  const def: OptionDef<unknown> = OPTIONS[name];
+  if (naming === 'library') return def.name;
+  return def.label ?? flagOf(name);
 }
 
 /** Validates `value` (or returns the table's default when it is undefined). */
@@ -168,6 +252,12 @@ export interface EmbedderOptions {
   maxLength?: number;
   pooling?: Pooling;
   normalize?: boolean;
+  /** Hidden-state layers pooled and concatenated: 0 the embedding projection, -1 the last. */
+  layers?: number[];
+  overflow?: Overflow;
+  chunkOverlap?: number;
+  /** What embed() returns and extract writes: float32 rows, float16 bits, or packed bits. */
+  precision?: Precision;
   batchSize?: number;
   maxBatchTokens?: number;
 }
@@ -179,6 +269,10 @@ export interface PoolSettings {
 
 export interface EmbedderSettings extends PoolSettings {
   model: ModelSettings;
+  layers: number[];
+  overflow: Overflow;
+  chunkOverlap: number;
+  precision: Precision;
   /** undefined: the smaller of the tokenizer's model_max_length and max_position_embeddings. */
   maxLength?: number;
   /** maxBatchTokens undefined: DEFAULT_MAX_BATCH_TOKENS for the device the session opens on. */
@@ -204,13 +298,30 @@ function rejectUnknown(options: Record<string, unknown>, known: readonly string[
   if (unknown.length > 0) throw new UsageError(`${what}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
 
-const EMBEDDER_KEYS = ['model', 'dtype', 'device', 'threads', 'cacheDir', 'revision', 'offline', 'maxLength', 'pooling', 'normalize', 'batchSize', 'maxBatchTokens'] as const satisfies readonly OptionName[];
+const EMBEDDER_KEYS = [
+  'model',
+  'dtype',
+  'device',
+  'threads',
+  'cacheDir',
+  'revision',
+  'offline',
+  'maxLength',
+  'pooling',
+  'normalize',
+  'layers',
+  'overflow',
+  'chunkOverlap',
+  'precision',
+  'batchSize',
+  'maxBatchTokens',
+] as const satisfies readonly OptionName[];
 
 /** Validates library or CLI options into the settings the embedder runs on. */
 export function resolveEmbedderSettings(options: EmbedderOptions = {}, env: Env = process.env, naming: Naming = 'library'): EmbedderSettings {
   const o = plainObject(options, 'embedder options');
   if (naming === 'library') rejectUnknown(o, EMBEDDER_KEYS, 'createEmbedder');
-  return {
+  const settings: EmbedderSettings = {
     model: {
       model: o.model === undefined ? env.ALBERT_EMBED_MODEL || DEFAULT_MODEL : resolve('model', o.model, naming),
       dtype: resolve('dtype', o.dtype, naming),
@@ -226,11 +337,28 @@ export function resolveEmbedderSettings(options: EmbedderOptions = {}, env: Env 
     maxLength: o.maxLength === undefined ? undefined : resolve('maxLength', o.maxLength, naming),
     pooling: resolve('pooling', o.pooling, naming),
     normalize: resolve('normalize', o.normalize, naming),
+    layers: resolve('layers', o.layers, naming),
+    overflow: resolve('overflow', o.overflow, naming),
+    chunkOverlap: resolve('chunkOverlap', o.chunkOverlap, naming),
+    precision: resolve('precision', o.precision, naming),
     batch: {
       batchSize: resolve('batchSize', o.batchSize, naming),
       maxBatchTokens: o.maxBatchTokens === undefined ? undefined : resolve('maxBatchTokens', o.maxBatchTokens, naming),
     },
   };
+  checkCombinations(settings, naming);
+  return settings;
+}
+
+/** Options that exclude each other, whatever the model. */
+function checkCombinations(settings: EmbedderSettings, naming: Naming): void {
+  const label = (name: OptionName) => labelOf(name, naming);
+  if (settings.pooling === 'none' && settings.overflow === 'chunk') {
+    throw new UsageError(`${label('pooling')} none keeps every token's vector, which ${label('overflow')} chunk has no way to combine`, `use ${label('overflow')} truncate or error with ${label('pooling')} none`);
+  }
+  if (settings.pooling === 'pooler' && (settings.layers.length !== 1 || settings.layers[0] !== -1)) {
+    throw new UsageError(`${label('pooling')} pooler reads the pooler output of the last layer; ${label('layers')} does not apply to it`, `leave ${label('layers')} out with ${label('pooling')} pooler`);
+  }
 }
 
 /** Per-call overrides of embed(): pooling and normalize, validated like the options. */
@@ -284,6 +412,40 @@ export function checkPassLimits(batch: EmbedderSettings['batch'], shape: PassSha
   }
 }
 
+/** What a library caller passes to convert(). */
+export interface ConvertOptions {
+  /** A checkpoint folder or hub id. */
+  checkpoint: string;
+  /** The model folder to write. */
+  output: string;
+  force?: boolean;
+  cacheDir?: string;
+  revision?: string;
+  offline?: boolean;
+  /** Threads for the load check of the written model. */
+  threads?: number;
+}
+
+export interface ConvertSettings {
+  checkpoint: string;
+  output: string;
+  force: boolean;
+  hub: HubSettings;
+  threads: number;
+}
+
+const CONVERT_KEYS = ['checkpoint', 'output', 'force', 'cacheDir', 'revision', 'offline', 'threads'] as const;
+
+export function resolveConvertSettings(options: ConvertOptions, env: Env = process.env, naming: Naming = 'library'): ConvertSettings {
+  const o = plainObject(options, 'convert options');
+  if (naming === 'library') rejectUnknown(o, CONVERT_KEYS, 'convert');
+  const checkpoint = text(o.checkpoint, 'checkpoint');
+  if (o.output === undefined) throw new UsageError(`${labelOf('modelFolder', naming)} is required`, 'name the model folder to write, for example -o ./albert-onnx');
+  const output = resolve('modelFolder', o.output, naming);
+  const model = resolveEmbedderSettings({ cacheDir: o.cacheDir as string | undefined, revision: o.revision as string | undefined, offline: o.offline as boolean | undefined, threads: o.threads as number | undefined }, env, naming).model;
+  return { checkpoint, output, force: resolve('force', o.force, naming), hub: model.hub, threads: model.threads };
+}
+
 /** What a library caller passes to extract(): the embedder's options plus the job's. */
 export interface ExtractOptions extends EmbedderOptions {
   /** File paths; '-' (the default, alone) is stdin. */
@@ -291,6 +453,8 @@ export interface ExtractOptions extends EmbedderOptions {
   inputFormat?: InputFormat;
   textField?: string;
   idField?: string;
+  textColumn?: string;
+  idColumn?: string;
   /** X.npy, X.npz, X.jsonl / X.ndjson, or '-' for JSON Lines on stdout. */
   output: string;
 }
@@ -301,19 +465,21 @@ export interface ExtractSettings {
   inputFormat: InputFormat;
   textField: string;
   idField?: string;
+  textColumn: string;
+  idColumn?: string;
   output: string;
   outputFormat: OutputFormat;
   /** Records tokenized and length-sorted together; bounds memory. */
   windowSize: number;
 }
 
-const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'output'] as const;
+const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'textColumn', 'idColumn', 'output'] as const;
 
 /** Validates extract options (library or CLI) into the settings the job runs on. */
 export function resolveExtractSettings(options: ExtractOptions, env: Env = process.env, naming: Naming = 'library'): ExtractSettings {
   const o = plainObject(options, 'extract options');
   if (naming === 'library') rejectUnknown(o, EXTRACT_KEYS, 'extract');
-  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, output: _o, ...embedderOptions } = o;
+  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, textColumn: _tc, idColumn: _ic, output: _o, ...embedderOptions } = o;
   const embedder = resolveEmbedderSettings(embedderOptions as EmbedderOptions, env, naming);
   const inputs = rawInputs === undefined ? ['-'] : rawInputs;
   if (!Array.isArray(inputs) || inputs.length === 0) throw new UsageError(`inputs must be a non-empty array of paths, got ${show(inputs)}`);
@@ -328,6 +494,9 @@ export function resolveExtractSettings(options: ExtractOptions, env: Env = proce
   if (!outputFormat) {
     throw new UsageError(`${labelOf('output', naming)} ${output}: unknown output format`, 'end the path in .npy, .npz or .jsonl, or pass - for JSON Lines on stdout');
   }
+  if (embedder.pooling === 'none' && outputFormat === 'npy') {
+    throw new UsageError(`${labelOf('pooling', naming)} none gives every text as many rows as it has tokens, which one .npy matrix cannot hold`, 'write .npz (tokens, offsets, token_ids) or JSON Lines instead');
+  }
   const inputFormat = resolve('inputFormat', o.inputFormat, naming);
   const idField = o.idField === undefined ? undefined : resolve('idField', o.idField, naming);
   if (idField !== undefined && !inputs.some((f: string) => formatOf(f, inputFormat) === 'jsonl')) {
@@ -336,12 +505,21 @@ export function resolveExtractSettings(options: ExtractOptions, env: Env = proce
       naming === 'cli' ? 'name .jsonl files, or pass --input-format jsonl' : "name .jsonl files, or pass inputFormat: 'jsonl'",
     );
   }
+  const idColumn = o.idColumn === undefined ? undefined : resolve('idColumn', o.idColumn, naming);
+  if (idColumn !== undefined && !inputs.some((f: string) => TABLE_FORMATS.includes(formatOf(f, inputFormat)))) {
+    throw new UsageError(`${labelOf('idColumn', naming)} ${idColumn} needs CSV, TSV or Parquet input, but ${inputs.join(', ')} is not`, 'name .csv, .tsv or .parquet files, or pass --input-format');
+  }
+  if (inputs.includes('-') && formatOf('-', inputFormat) === 'parquet') {
+    throw new UsageError('Parquet cannot be read from stdin (its index is at the end of the file)', 'pass the .parquet file as a FILE argument');
+  }
   return {
     embedder,
     inputs: [...inputs] as string[],
     inputFormat,
     textField: resolve('textField', o.textField, naming),
     idField,
+    textColumn: resolve('textColumn', o.textColumn, naming),
+    idColumn,
     output,
     outputFormat,
     windowSize: DEFAULT_WINDOW,

@@ -3,7 +3,7 @@
 // large part is produced, so an ONNX graph with a gigabyte of weights streams to disk one tensor
 // at a time instead of being assembled in memory. Reading: a flat walk over one message's fields;
 // nested messages and bytes fields are subarrays of the input, never copies.
-import { writeSync } from 'node:fs';
+import { writeAll } from './write-all.js';
 
 /** Bytes whose length is known now and whose content is produced only when written. */
 export interface LazyBytes {
@@ -129,14 +129,6 @@ export class ProtoWriter {
   }
 }
 
-/** writeSync until every byte is down: the kernel may accept less than asked. */
-export function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.byteLength; ) {
-    const n = writeSync(fd, bytes, at, bytes.byteLength - at);
-    if (n <= 0) throw new Error(`write returned ${n}`);
-    at += n;
-  }
-}
 
 export interface ProtoField {
   field: number;

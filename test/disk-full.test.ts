@@ -73,3 +73,23 @@ describe('a closed pipe', () => {
     expect(existsSync(join(dir, 'ok.npz'))).toBe(true);
   });
 });
+
+describe('stdout redirected to a file', () => {
+  it('a short last write (file size limit reached mid-write) is exit 6, not a truncated success', () => {
+    // One window, so one write: Node's own file stdout would take the short count and move on.
+    const dir = tempDir();
+    const small = join(dir, 'small.txt');
+    writeFileSync(small, 'one line\nanother line\na third line\n');
+    const target = join(dir, 'limited.jsonl');
+    const r = spawnSync('bash', ['-c', `ulimit -f 2; "${process.execPath}" "${BIN}" extract "${small}" -o - --model "${TINY_EN}" > "${target}"`], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/^albert-embed: stdout: write failed: EFBIG: file too large/);
+  });
+
+  it('a stderr that cannot be written does not change the exit code', () => {
+    const dir = tempDir();
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" extract "${input}" -o "${join(dir, 'out.npz')}" --model "${TINY_EN}" 2>/dev/full`], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(existsSync(join(dir, 'out.npz'))).toBe(true);
+  });
+});

@@ -21,10 +21,10 @@ interface Case {
   hint?: RegExp;
 }
 
-/** A copy of the English fixture in `dir`/model with `file` replaced by `content`, or removed (null). */
+/** A copy of the English fixture in `dir`/model (made once) with `file` replaced by `content`, or removed (null). */
 const editedModel = (dir: string, file: string, content: string | null | ((old: string) => string)) => {
   const copy = join(dir, 'model');
-  cpSync(TINY_EN, copy, { recursive: true });
+  if (!existsSync(copy)) cpSync(TINY_EN, copy, { recursive: true });
   if (content === null) rmSync(join(copy, file));
   else writeFileSync(join(copy, file), typeof content === 'function' ? content(readFileSync(join(copy, file), 'utf8')) : content);
 };
@@ -132,6 +132,23 @@ const cases: Case[] = [
     code: 4,
     message: /graph .*model\.onnx outputs last_hidden_state rows of 64 values, but config\.json's hidden_size is 65/,
   },
+  {
+    name: 'config.json promising more positions than the graph has',
+    setup: (d) => editJson(d, 'config.json', (c) => void (c.max_position_embeddings = 512)),
+    args: inModel,
+    code: 4,
+    message: /graph .*model\.onnx fails on 512 tokens \(max length\) of token id 651 \(the largest the tokenizer produces\): .*128 by 512/,
+  },
+  {
+    name: 'a tokenizer with an added token past the graph\'s embedding rows',
+    setup: (d) => {
+      editJson(d, 'config.json', (c) => void (c.vocab_size = 700));
+      editJson(d, 'tokenizer.json', (t) => void (t.added_tokens as unknown[]).push({ id: 690, content: '<extra>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+    },
+    args: inModel,
+    code: 4,
+    message: /graph .*model\.onnx fails on 128 tokens \(max length\) of token id 690 .*Gather/,
+  },
   { name: 'missing dtype file', args: (o) => ['extract', en, '-o', o, '--model', TINY_EN, '--dtype', 'q8'], code: 4, message: /no onnx\/model_quantized\.onnx for --dtype q8 \(dtypes present: fp32\)/, hint: /use --dtype fp32/ },
   {
     name: 'graph without last_hidden_state',
@@ -176,6 +193,23 @@ describe.each(cases)('$name', ({ args, setup, input, code, message, hint }) => {
     expect(r.stdout).toBe('');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(before.sort());
+  });
+});
+
+describe('an input that goes away while it waits its turn', () => {
+  it('is an input error naming it, not an internal one', async () => {
+    const dir = tempDir();
+    const first = join(dir, 'first.txt');
+    const second = join(dir, 'second.txt');
+    // More than one window, so a batch finishes (and progress is reported) before second.txt is opened.
+    writeFileSync(first, 'a line\n'.repeat(3000));
+    writeFileSync(second, 'more\n');
+    const { runExtract } = await import('../src/extract.js');
+    const { resolveExtractSettings } = await import('../src/options.js');
+    const settings = resolveExtractSettings({ inputs: [first, second], output: join(dir, 'out.npy'), model: TINY_EN });
+    const err = await runExtract(settings, { stdin: process.stdin, stdout: process.stdout, notice: () => {}, onProgress: () => rmSync(second, { force: true }) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: 3, message: expect.stringMatching(/^input .*second\.txt cannot be read: ENOENT/) });
+    expect(readdirSync(dir).sort()).toEqual(['first.txt']);
   });
 });
 

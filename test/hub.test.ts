@@ -5,20 +5,33 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeAlbertCheckpoint } from '../tools/checkpoint-writers/albert-checkpoint.js';
 import { runMain, tempDir, TEXTS, TINY_EN } from './helpers.js';
 
 const REPO = 'fixture-org/albert-tiny';
+/** A checkpoint as albert/albert-base-v2 ships it: safetensors, spiece.model, no ONNX, no tokenizer.json. */
+const CHECKPOINT_REPO = 'fixture-org/albert-checkpoint';
 const en = join(TEXTS, 'en.txt');
 let server: Server;
 let endpoint: string;
 const requests: string[] = [];
+const checkpointDir = tempDir();
+writeAlbertCheckpoint(checkpointDir, {
+  format: 'safetensors',
+  tokenizer: { kind: 'spiece' },
+  architecture: { embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_hidden_groups: 1, inner_group_num: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 64, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.1 },
+  hiddenAct: 'gelu_new',
+  seed: 9,
+  head: 'masked-lm',
+});
+const REPOS: Record<string, string> = { [REPO]: TINY_EN, [CHECKPOINT_REPO]: checkpointDir };
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     const url = decodeURIComponent(req.url ?? '');
     requests.push(url);
-    const prefix = `/${REPO}/resolve/main/`;
-    const file = url.startsWith(prefix) ? join(TINY_EN, url.slice(prefix.length)) : '';
+    const repo = Object.keys(REPOS).find((r) => url.startsWith(`/${r}/resolve/main/`));
+    const file = repo ? join(REPOS[repo], url.slice(`/${repo}/resolve/main/`.length)) : '';
     if (file && !url.includes('..') && existsSync(file)) {
       const body = readFileSync(file);
       res.setHeader('content-length', body.length);
@@ -79,5 +92,27 @@ describe('hub ids', () => {
     expect(r.stderr).toContain(`cannot reach ${closed} to fetch fixture-org/albert-tiny`);
     expect(r.stderr).toMatch(/ECONNREFUSED/);
     expect(r.stderr).toMatch(/pass --model a local folder/);
+  });
+
+  it('a repository without ONNX files: its checkpoint is fetched and converted once, then used offline', async () => {
+    const cache = tempDir();
+    const env = { HF_ENDPOINT: endpoint, ALBERT_EMBED_CACHE: cache };
+    const first = await runMain(['extract', en, '-o', '-', '--model', CHECKPOINT_REPO], { env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/downloading fixture-org\/albert-checkpoint model\.safetensors/);
+    expect(first.stderr).toMatch(/downloading fixture-org\/albert-checkpoint spiece\.model/);
+    expect(first.stderr).toMatch(/fixture-org\/albert-checkpoint has no ONNX graph: converting it once into/);
+    expect(first.stderr).not.toMatch(/pytorch_model\.bin/);
+    const seen = requests.length;
+    const offline = await runMain(['extract', en, '-o', '-', '--model', CHECKPOINT_REPO, '-q'], { env: { ...env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_HUB_OFFLINE: '1' } });
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toBe(first.stdout);
+    expect(requests.length).toBe(seen);
+
+    const folder = join(tempDir(), 'converted');
+    const converted = await runMain(['convert', CHECKPOINT_REPO, '-o', folder, '--offline'], { env });
+    expect(converted.code, converted.stderr).toBe(0);
+    const local = await runMain(['extract', en, '-o', '-', '--model', folder, '-q']);
+    expect(local.stdout).toBe(first.stdout);
   });
 });

@@ -44,14 +44,19 @@ describe('the library validates like the CLI', () => {
   };
 
   it('refuses bad options, texts and overrides, naming the option or index', async () => {
-    expect(await usage(() => createEmbedder({ model: TINY_EN, pooling: 'sum' as never }))).toBe('pooling must be one of mean, cls, max, got "sum"');
+    expect(await usage(() => createEmbedder({ model: TINY_EN, pooling: 'sum' as never }))).toBe('pooling must be one of mean, cls, max, pooler, none, got "sum"');
     expect(await usage(() => createEmbedder({ model: TINY_EN, threads: 100_000 }))).toMatch(/^threads 100000 exceeds the \d+ logical CPUs/);
     const embedder = await createEmbedder({ model: TINY_EN });
     try {
       expect(await usage(() => embedder.embed('one text' as never))).toBe('embed() takes an array of strings, got string');
       expect(await usage(() => embedder.embed(['fine', [123] as never]))).toBe('texts[1] is an array, not a string');
       expect(await usage(() => embedder.embed(['fine', 'also', 42 as never]))).toBe('texts[2] is number, not a string');
-      expect(await usage(() => embedder.embed(['x'], { pooling: 'maximum' as never }))).toBe('pooling must be one of mean, cls, max, got "maximum"');
+      // eslint-disable-next-line no-sparse-arrays
+      expect(await usage(() => embedder.embed(['a', , 'b'] as never))).toBe('texts[1] is missing (a hole in the array), not a string');
+      expect(() => embedder.tokenize(5 as never)).toThrow(new UsageError('tokenize() takes a string, got number'));
+      expect(await usage(() => embedder.encode('x' as never))).toBe('encode() takes an array of tokenize() results, got string');
+      expect(await usage(() => embedder.encode([{ ids: [1, 2] }] as never))).toBe('items[0] is not a tokenize() result');
+      expect(await usage(() => embedder.embed(['x'], { pooling: 'maximum' as never }))).toBe('pooling must be one of mean, cls, max, pooler, none, got "maximum"');
       expect(await usage(() => embedder.embed(['x'], { normalise: true } as never))).toMatch(/^embed: unknown option normalise/);
       // A valid override still works after all that.
       expect((await embedder.embed(['x'], { pooling: 'max' })).embeddings).toHaveLength(1);
@@ -62,15 +67,27 @@ describe('the library validates like the CLI', () => {
     expect(await usage(() => embedder.embed(['x']))).toBe('the embedder is closed');
   });
 
+  it('close() during embed() lets the call finish, then releases', async () => {
+    const embedder = await createEmbedder({ model: TINY_EN });
+    const pending = embedder.embed(Array.from({ length: 200 }, (_, i) => `text number ${i} of the dog`));
+    const closed = embedder.close();
+    expect((await pending).embeddings).toHaveLength(200);
+    await closed;
+    expect(await usage(() => embedder.embed(['x']))).toBe('the embedder is closed');
+  });
+
   it('keeps the underlying error as the cause', async () => {
     const err = await createEmbedder({ model: '/nonexistent/model' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelError);
     expect((err as ModelError).cause).toMatchObject({ code: 'ENOENT' });
   });
 
-  it('extract() validates its options too', async () => {
+  it('extract() validates its options and its io too', async () => {
     const err = await extract({ output: 'x.csv' }, { stdin: process.stdin, stdout: process.stdout, notice: () => {} }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toBe('output x.csv: unknown output format');
+    const noStdout = await extract({ inputs: [TINY_EN + '/config.json'], output: '-', model: TINY_EN }, { stdin: process.stdin, notice: () => {} } as never).catch((e: unknown) => e);
+    expect(noStdout).toBeInstanceOf(UsageError);
+    expect((noStdout as Error).message).toBe("output '-' writes JSON Lines to io.stdout, and extract() was given none");
   });
 });

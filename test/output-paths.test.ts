@@ -1,9 +1,10 @@
 // Where -o writes: never over an input, through symbolic links to the file they name, keeping
 // the permissions of a file it replaces, and refusing an unwritable place before the model loads.
-import { chmodSync, linkSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, numpy, runMain, tempDir, TINY_EN } from './helpers.js';
+import { BIN, ROOT, numpy, runMain, tempDir, TINY_EN } from './helpers.js';
 import { mountTmpfs, type Mounted } from './mount.js';
 
 const TEXT = 'one line\nanother line\n';
@@ -77,5 +78,61 @@ describe('an output folder that cannot be written', () => {
     const r = await runMain(['extract', join(dir, 'in.txt'), '-o', join(ro.path, 'out.npz'), '--model', join(dir, 'no-model')]);
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toMatch(/^albert-embed: -o .*ro\/out\.npz: cannot write there: EROFS: read-only file system/);
+  });
+});
+
+describe('-o that is no regular file', () => {
+  it.each<[string, (path: string) => void]>([
+    ['a FIFO', (p) => void spawnSync('mkfifo', [p])],
+    ['a character device (a copy of /dev/null)', (p) => void spawnSync('mknod', [p, 'c', '1', '3'])],
+  ])('%s is refused and left as it is', async (_name, make) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'in.txt'), TEXT);
+    const special = join(dir, 'special.npy');
+    make(special);
+    symlinkSync(special, join(dir, 'link.npy'));
+    for (const out of [special, join(dir, 'link.npy')]) {
+      const r = await runMain(['extract', join(dir, 'in.txt'), '-o', out, '--model', TINY_EN]);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr).toMatch(/is a (FIFO \(named pipe\)|character device); albert-embed writes regular files/);
+    }
+    const stat = lstatSync(special);
+    expect(stat.isFIFO() || stat.isCharacterDevice()).toBe(true);
+  });
+});
+
+describe('-o through a symbolic link and ..', () => {
+  it('resolves .. after the link as the kernel does', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'in.txt'), TEXT);
+    mkdirSync(join(dir, 'real', 'sub'), { recursive: true });
+    symlinkSync(join(dir, 'real', 'sub'), join(dir, 'lnk'));
+    // For the kernel, lnk/../x.npy is real/x.npy; as text it would be ./x.npy.
+    const r = await runMain(['extract', join(dir, 'in.txt'), '-o', `${dir}/lnk/../x.npy`, '--model', TINY_EN, '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(dir, 'real', 'x.npy'))).toBe(true);
+    expect(existsSync(join(dir, 'x.npy'))).toBe(false);
+  });
+});
+
+describe('stdin and stdout redirected to and from an input', () => {
+  it('stdin read from the output file is refused, and the file kept', () => {
+    const dir = tempDir();
+    const victim = join(dir, 'victim.jsonl');
+    writeFileSync(victim, '{"text": "hello"}\n');
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" extract - --input-format jsonl --model "${TINY_EN}" -o "${victim}" < "${victim}"`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/-o .*victim\.jsonl is the file stdin is read from; albert-embed never overwrites its input/);
+    expect(readFileSync(victim, 'utf8')).toBe('{"text": "hello"}\n');
+  });
+
+  it('stdout appended to an input is refused, and the input not grown', () => {
+    const dir = tempDir();
+    const input = join(dir, 'in.txt');
+    writeFileSync(input, TEXT);
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" extract "${input}" --model "${TINY_EN}" -o - >> "${input}"`], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/stdout is redirected onto the input file .*in\.txt/);
+    expect(readFileSync(input, 'utf8')).toBe(TEXT);
   });
 });

@@ -129,7 +129,7 @@ describe('hidden_states.k and pooler_output of 6 layers in 3 groups of 2, fetche
   afterAll(() => session.release());
 
   it.each([0, 1, 2, 3, 4, 5, 6])('hidden_states.%i matches the reference within 1e-4 at every real token', async (k) => {
-    const { data, dims } = await session.run(feeds, `hidden_states.${k}`);
+    const [{ data, dims }] = await session.run(feeds, [`hidden_states.${k}`]);
     expect(dims).toEqual([2, L, H]);
     let worst = 0;
     ids.forEach((row, b) => row.forEach((_, t) => (worst = Math.max(worst, maxAbsDiff(data.subarray((b * L + t) * H, (b * L + t + 1) * H), expected[b][k][t])))));
@@ -138,13 +138,13 @@ describe('hidden_states.k and pooler_output of 6 layers in 3 groups of 2, fetche
   });
 
   it('last_hidden_state is hidden_states.6', async () => {
-    const last = await session.run(feeds, 'last_hidden_state');
-    const six = await session.run(feeds, 'hidden_states.6');
+    const [last] = await session.run(feeds, ['last_hidden_state']);
+    const [six] = await session.run(feeds, ['hidden_states.6']);
     expect(Array.from(last.data)).toEqual(Array.from(six.data));
   });
 
   it('pooler_output matches the reference within 1e-4', async () => {
-    const { data, dims } = await session.run(feeds, 'pooler_output');
+    const [{ data, dims }] = await session.run(feeds, ['pooler_output']);
     expect(dims).toEqual([2, H]);
     const worst = Math.max(...ids.map((_, b) => maxAbsDiff(data.subarray(b * H, (b + 1) * H), albertPooler(built.weights, expected[b].at(-1)!))));
     expect(worst).toBeLessThan(TOLERANCE);

@@ -5,7 +5,7 @@ import { StdoutClosed } from '../errors.js';
 import { writeToStream } from '../output/stream.js';
 import type { CliIo } from './io.js';
 import { parseCommandLine } from './parse.js';
-import { ProgressLine, summaryLine } from './progress.js';
+import { convertSummary, ProgressLine, summaryLine } from './progress.js';
 import { reportError } from './report.js';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -30,6 +30,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const { describeModel, formatModelInfo } = await import('../info.js');
       const info = await describeModel(parsed.embedder, notice, 'cli');
       await writeToStream(io.stdout, parsed.json ? `${JSON.stringify(info, null, 2)}\n` : `${formatModelInfo(info)}\n`);
+      return 0;
+    }
+
+    if (parsed.command === 'convert') {
+      const { runConvert } = await import('../convert/run.js');
+      const result = await runConvert(parsed.settings, notice);
+      if (!quiet) io.stderr.write(`${convertSummary(result)}\n`);
       return 0;
     }
 

@@ -30,12 +30,18 @@ describe('extract argv -> settings', () => {
       inputFormat: 'auto',
       textField: 'text',
       idField: undefined,
+      textColumn: 'text',
+      idColumn: undefined,
       output: 'out.npz',
       outputFormat: 'npz',
       windowSize: 2048,
       embedder: {
         pooling: 'mean',
         normalize: false,
+        layers: [-1],
+        overflow: 'truncate',
+        chunkOverlap: 0,
+        precision: 'float32',
         maxLength: undefined,
         batch: { batchSize: 32, maxBatchTokens: undefined },
         model: {

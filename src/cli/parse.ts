@@ -3,7 +3,19 @@
 // I/O beyond what `env` and `stdinIsTTY` tell it, so the whole flag surface is testable as a table.
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import { OPTIONS, resolveEmbedderSettings, resolveExtractSettings, type EmbedderSettings, type ExtractOptions, type ExtractSettings, type OptionDef, type OptionName } from '../options.js';
+import {
+  OPTIONS,
+  resolveConvertSettings,
+  resolveEmbedderSettings,
+  resolveExtractSettings,
+  type ConvertOptions,
+  type ConvertSettings,
+  type EmbedderSettings,
+  type ExtractOptions,
+  type ExtractSettings,
+  type OptionDef,
+  type OptionName,
+} from '../options.js';
 import { VERSION } from '../version.js';
 
 export interface OutputSettings {
@@ -14,6 +26,7 @@ export interface OutputSettings {
 export type ParsedCommand =
   | { command: 'extract'; settings: ExtractSettings; output: OutputSettings }
   | { command: 'info'; embedder: EmbedderSettings; json: boolean; output: OutputSettings }
+  | { command: 'convert'; settings: ConvertSettings; output: OutputSettings }
   | { command: 'exit'; code: number };
 
 export interface ParseContext {
@@ -36,18 +49,43 @@ function flag(name: OptionName, required = false): Option {
 }
 
 const MODEL_FLAGS = ['model', 'dtype', 'cacheDir', 'revision', 'offline', 'device', 'threads'] as const satisfies readonly OptionName[];
-const EXTRACT_FLAGS = ['output', 'inputFormat', 'textField', 'idField', ...MODEL_FLAGS, 'maxLength', 'pooling', 'normalize', 'batchSize', 'maxBatchTokens'] as const satisfies readonly OptionName[];
+const EXTRACT_FLAGS = [
+  'output',
+  'inputFormat',
+  'textField',
+  'idField',
+  'textColumn',
+  'idColumn',
+  ...MODEL_FLAGS,
+  'maxLength',
+  'overflow',
+  'chunkOverlap',
+  'pooling',
+  'layers',
+  'normalize',
+  'precision',
+  'batchSize',
+  'maxBatchTokens',
+] as const satisfies readonly OptionName[];
+
+const CONVERT_FLAGS = ['modelFolder', 'force', 'cacheDir', 'revision', 'offline', 'threads'] as const satisfies readonly OptionName[];
 
 function withFlags(cmd: Command, names: readonly OptionName[]): Command {
-  for (const name of names) cmd.addOption(flag(name, name === 'output'));
+  for (const name of names) cmd.addOption(flag(name, name === 'output' || name === 'modelFolder'));
   return cmd
     .addOption(new Option('-q, --quiet', 'no progress and no summary on stderr'))
     .addOption(new Option('--verbose', 'stack traces and the underlying errors'));
 }
 
-/** The values of the named flags, under their library names (commander camel-cases flags the same way). */
+/** The values of the named flags, under their library names (--layer holds `layers`, -o of convert `output`). */
 function pick(raw: Record<string, unknown>, names: readonly OptionName[]): Record<string, unknown> {
-  return Object.fromEntries(names.filter((n) => raw[n] !== undefined).map((n) => [n, raw[n]]));
+  const values: Record<string, unknown> = {};
+  for (const name of names) {
+    const def: OptionDef<unknown> = OPTIONS[name];
+    const value = raw[new Option(def.flags).attributeName()];
+    if (value !== undefined) values[def.name] = value;
+  }
+  return values;
 }
 
 function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => void): Command {
@@ -66,7 +104,7 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     program
       .command('extract')
       .description('embed every record of the inputs, one output row per record, in input order')
-      .argument('[files...]', 'text files (one record per line) or .jsonl files; - or nothing reads stdin'),
+      .argument('[files...]', 'text files (one record per line), .jsonl, .csv, .tsv or .parquet files; - or nothing reads stdin'),
     EXTRACT_FLAGS,
   ).action((files: string[], raw: Record<string, unknown>) => {
     if (files.length === 0 && ctx.stdinIsTTY) {
@@ -74,6 +112,17 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     }
     const options = { ...pick(raw, EXTRACT_FLAGS), inputs: files.length > 0 ? files : ['-'] } as unknown as ExtractOptions;
     onParsed({ command: 'extract', settings: deepFreeze(resolveExtractSettings(options, ctx.env, 'cli')), output: outputSettings(raw) });
+  });
+
+  withFlags(
+    program
+      .command('convert')
+      .description('convert a Hugging Face ALBERT checkpoint (safetensors or PyTorch weights, spiece.model or vocab.txt) into a model folder extract reads')
+      .argument('<checkpoint>', 'checkpoint folder or hub id'),
+    CONVERT_FLAGS,
+  ).action((checkpoint: string, raw: Record<string, unknown>) => {
+    const options = { ...pick(raw, CONVERT_FLAGS), checkpoint } as ConvertOptions;
+    onParsed({ command: 'convert', settings: deepFreeze(resolveConvertSettings(options, ctx.env, 'cli')), output: outputSettings(raw) });
   });
 
   withFlags(program.command('info').description('describe a model: files, dtypes, dimensions, tokenizer, graph inputs and outputs'), MODEL_FLAGS)

@@ -1,5 +1,6 @@
 // The stderr status line while extracting (TTY only) and the summary line at the end.
 import type { Writable } from 'node:stream';
+import type { ConvertResult } from '../convert/convert.js';
 import type { ExtractStats, ExtractSummary } from '../extract.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -33,6 +34,16 @@ export function summaryLine(summary: ExtractSummary): string {
     `albert-embed: ${count(summary.rows)} rows, ${count(summary.tokens)} tokens${truncated}, ` +
     `${summary.seconds.toFixed(2)} s, ${r.rowsPerSecond.toFixed(1)} rows/s, ${count(r.tokensPerSecond)} tokens/s, ` +
     `padding ${(r.padding * 100).toFixed(1)}%, ${summary.dim}-d on ${summary.device} -> ${target}`
+  );
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+export function convertSummary(r: ConvertResult): string {
+  const data = r.externalDataBytes === undefined ? '' : ` + onnx/model.onnx_data ${mib(r.externalDataBytes)}`;
+  return (
+    `albert-embed: converted ${r.source} (${r.weightsFormat} weights, tokenizer from ${r.tokenizerSource}${r.pooler ? ', with pooler' : ''}) ` +
+    `into ${r.output}: onnx/model.onnx ${mib(r.graphBytes)}${data}, ${r.seconds.toFixed(2)} s`
   );
 }
 

@@ -188,7 +188,7 @@ describe('writeOnnxModel', () => {
     expect(Boolean(writeOnnxModel(path, { ...model, graph }, { externalDataThreshold }).externalData)).toBe(externalDataThreshold === 0);
     const session = await openSession(path, { device: 'cpu', threads: 1 }, () => {});
     try {
-      const { data, dims } = await session.run({ x: { data: Float32Array.of(2, -1), dims: [2, 1] } }, 'y');
+      const [{ data, dims }] = await session.run({ x: { data: Float32Array.of(2, -1), dims: [2, 1] } }, ['y']);
       expect(dims).toEqual([2, width]);
       for (const [row, x] of [2, -1].entries()) {
         for (const i of [0, 1, 63, 64, 255, 1099]) {

@@ -6,7 +6,8 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
-import { type LazyBytes, ProtoWriter, writeAll } from '../protobuf.js';
+import { type LazyBytes, ProtoWriter } from '../protobuf.js';
+import { writeAll } from '../write-all.js';
 
 /** onnx.TensorProto.DataType: the element types this project writes. */
 export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10 } as const;

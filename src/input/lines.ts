@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { InputError } from '../errors.js';
+import { utf8Boundary } from './utf8-lines.js';
 import { collectGarbage } from '../memory.js';
 
 export interface Line {
@@ -30,22 +31,20 @@ export interface LineOptions {
  */
 const GC_EVERY_BYTES = 16 * 2 ** 20;
 
+/**
+ * The longest line read whole (JSON Lines records): V8 cannot hold a longer string, and it would
+ * fail only after reading all of it.
+ */
+const MAX_WHOLE_LINE = 2 ** 29 - 24;
+
+const tooLong = (source: string, number: number) =>
+  new InputError(
+    `${source}:${number}: the line is longer than ${MAX_WHOLE_LINE.toLocaleString('en-US')} bytes, more than one JavaScript string can hold`,
+    'split the record, or give its text as a plain text line (--input-format text reads only as much of a line as it can embed)',
+  );
+
 const badUtf8 = (source: string, number: number) =>
   new InputError(`${source}:${number}: not valid UTF-8`, 'convert the file to UTF-8 first, for example with iconv -t UTF-8');
-
-/** Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence. */
-function utf8Boundary(bytes: Buffer, length: number): number {
-  let end = Math.min(length, bytes.length);
-  // Back off over continuation bytes to the lead byte; keep it only if its sequence is whole.
-  let lead = end;
-  while (lead > 0 && lead > end - 4 && (bytes[lead - 1] & 0xc0) === 0x80) lead--;
-  if (lead > 0 && lead > end - 4) {
-    const b = bytes[lead - 1];
-    const size = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    if (lead - 1 + size > end) end = lead - 1;
-  }
-  return end;
-}
 
 /**
  * Checks bytes arriving in pieces for valid UTF-8 without decoding them into strings (a dropped
@@ -86,6 +85,7 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
       return;
     }
     if (kept + bytes.length <= cap) {
+      if (kept + bytes.length > MAX_WHOLE_LINE) throw tooLong(source, number + 1);
       parts.push(bytes);
       kept += bytes.length;
       return;
@@ -145,6 +145,8 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>, source:
       consumed += bytes.length - start;
     }
   }
-  // A last line without a newline is still a line; a trailing newline does not start another.
-  if (consumed > lineStart) yield finishLine(consumed);
+  // A last line without a newline is still a line; a trailing newline does not start another, and
+  // neither does a file that holds nothing but a byte-order mark.
+  const bomOnly = number === 0 && consumed === 3 && kept === 3 && parts.length > 0 && Buffer.concat(parts).equals(Buffer.from([0xef, 0xbb, 0xbf]));
+  if (consumed > lineStart && !bomOnly) yield finishLine(consumed);
 }

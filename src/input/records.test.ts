@@ -65,8 +65,10 @@ describe('readLines', () => {
     await expect(collect(readLines(chunks(bad), 'in.txt', { maxLineBytes: 10 }))).rejects.toThrow(/in\.txt:2: not valid UTF-8/);
   });
 
-  it('yields nothing for empty input', async () => {
+  it('yields nothing for empty input, nor for a byte-order mark alone', async () => {
     expect(await collect(readLines(chunks(''), 'x'))).toEqual([]);
+    expect(await collect(readLines(chunks(Buffer.from([0xef, 0xbb, 0xbf])), 'x'))).toEqual([]);
+    expect((await collect(readLines(chunks(Buffer.from([0xef, 0xbb, 0xbf, 0x0a])), 'x'))).map((l) => l.text)).toEqual(['']);
   });
 });
 
@@ -76,6 +78,7 @@ describe('readRecords', () => {
     files,
     format: 'auto',
     textField: 'text',
+    textColumn: 'text',
     stdin: Readable.from([]),
     ...extra,
   });
@@ -86,9 +89,9 @@ describe('readRecords', () => {
     writeFileSync(a, 'one\n\n');
     writeFileSync(b, 'three');
     expect(await collect(readRecords(spec([a, b])))).toEqual([
-      { id: 0, text: 'one', cut: false, source: a, line: 1, bytesEnd: 4 },
-      { id: 1, text: '', cut: false, source: a, line: 2, bytesEnd: 5 },
-      { id: 2, text: 'three', cut: false, source: b, line: 1, bytesEnd: 10 },
+      { id: 0, text: 'one', cut: false, place: `${a}:1`, bytesEnd: 4 },
+      { id: 1, text: '', cut: false, place: `${a}:2`, bytesEnd: 5 },
+      { id: 2, text: 'three', cut: false, place: `${b}:1`, bytesEnd: 10 },
     ]);
   });
 
@@ -96,16 +99,16 @@ describe('readRecords', () => {
     const f = join(dir, 'r.jsonl');
     writeFileSync(f, '{"k":"x","body":"hi"}\n\n{"k":7,"body":""}\n');
     expect(await collect(readRecords(spec([f], { textField: 'body', idField: 'k' })))).toEqual([
-      { id: 'x', text: 'hi', cut: false, source: f, line: 1, bytesEnd: 22 },
-      { id: new JsonNumber('7'), text: '', cut: false, source: f, line: 3, bytesEnd: 41 },
+      { id: 'x', text: 'hi', cut: false, place: `${f}:1`, bytesEnd: 22 },
+      { id: new JsonNumber('7'), text: '', cut: false, place: `${f}:3`, bytesEnd: 41 },
     ]);
   });
 
   it('reads stdin as text unless told otherwise', async () => {
     const stdin = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}', cut: false, source: '<stdin>', line: 1, bytesEnd: 13 }]);
+    expect(await collect(readRecords(spec(['-'], { stdin })))).toEqual([{ id: 0, text: '{"text":"a"}', cut: false, place: '<stdin>:1', bytesEnd: 13 }]);
     const stdin2 = chunks('{"text":"a"}\n');
-    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a', cut: false, source: '<stdin>', line: 1, bytesEnd: 13 }]);
+    expect(await collect(readRecords(spec(['-'], { stdin: stdin2, format: 'jsonl' })))).toEqual([{ id: 0, text: 'a', cut: false, place: '<stdin>:1', bytesEnd: 13 }]);
   });
 
   it('keeps JSON number ids exactly as written', async () => {
@@ -122,6 +125,7 @@ describe('readRecords', () => {
     ['{"text": "ok"}\n["text"]\n', /bad\.jsonl:2: expected a JSON object, got an array/],
     ['{"body": "x"}\n', /bad\.jsonl:1: no "text" field \(fields: body\)/],
     ['{"text": 5}\n', /bad\.jsonl:1: field "text" is number/],
+    ['{"body": "x"}\n', /bad\.jsonl:1: no "text" field/],
   ])('rejects %j with a message naming the line', async (content, message) => {
     const f = join(dir, 'bad.jsonl');
     writeFileSync(f, content);
@@ -140,6 +144,13 @@ describe('readRecords', () => {
     const f = join(dir, 'ids.jsonl');
     writeFileSync(f, `${line}\n`);
     await expect(collect(readRecords(spec([f], { idField: 'id' })))).rejects.toThrow(message);
+  });
+
+  it('finds own fields only, never what every object inherits', async () => {
+    const f = join(dir, 'proto.jsonl');
+    writeFileSync(f, '{"text": "a"}\n');
+    await expect(collect(readRecords(spec([f], { textField: 'toString' })))).rejects.toThrow(/proto\.jsonl:1: no "toString" field \(fields: text\)/);
+    await expect(collect(readRecords(spec([f], { idField: '__proto__' })))).rejects.toThrow(/proto\.jsonl:1: field "__proto__" is missing/);
   });
 
   it('names the missing id field and its flag', async () => {

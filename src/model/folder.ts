@@ -26,12 +26,17 @@ export function dtypesIn(dir: string): Dtype[] {
   return DTYPES.filter((d) => firstExisting(dir, onnxCandidates(d)) !== undefined);
 }
 
+/** Whether `dir` is a model folder extract can load for `dtype` as it is (no conversion needed). */
+export function hasModelLayout(dir: string, dtype: Dtype): boolean {
+  return existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json')) && firstExisting(dir, onnxCandidates(dtype)) !== undefined;
+}
+
 export function locateModelFiles(folder: string, dtype: Dtype): ModelFiles {
   const dir = resolve(folder);
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
-    accessSync(dir, constants.R_OK | constants.X_OK);
+    if (isDir) accessSync(dir, constants.R_OK | constants.X_OK);
   } catch (err) {
     throw new ModelError(
       `model folder ${folder} cannot be read: ${errorMessage(err)}`,
@@ -45,7 +50,10 @@ export function locateModelFiles(folder: string, dtype: Dtype): ModelFiles {
   const required = (name: string) => {
     const path = join(dir, name);
     if (!existsSync(path)) {
-      throw new ModelError(`model folder ${folder} has no ${name}`, 'a checkpoint in the Transformers.js layout holds config.json, tokenizer.json and onnx/model.onnx');
+      throw new ModelError(
+        `model folder ${folder} has no ${name}`,
+        'a model folder holds config.json, tokenizer.json and onnx/model.onnx; a checkpoint folder holds config.json, its weights (model.safetensors or pytorch_model.bin) and spiece.model or vocab.txt',
+      );
     }
     return path;
   };
@@ -57,7 +65,7 @@ export function locateModelFiles(folder: string, dtype: Dtype): ModelFiles {
     const present = dtypesPresent.length ? dtypesPresent.join(', ') : 'none';
     throw new ModelError(
       `model folder ${folder} has no ${onnxCandidates(dtype)[0]} for --dtype ${dtype} (dtypes present: ${present})`,
-      dtypesPresent.length ? `use --dtype ${dtypesPresent[0]}` : 'export the model to ONNX first (for example with optimum-cli export onnx)',
+      dtypesPresent.length ? `use --dtype ${dtypesPresent[0]}` : 'put the checkpoint\'s weights (model.safetensors or pytorch_model.bin) in the folder for albert-embed to convert, or export it with optimum-cli export onnx',
     );
   }
   return { dir, config, tokenizer, tokenizerConfig: firstExisting(dir, ['tokenizer_config.json']), onnx, dtype, dtypesPresent };

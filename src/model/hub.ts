@@ -58,6 +58,12 @@ function describeFailure(err: unknown, request: HubRequest, stage: FetchStage): 
   return new ModelError(`${request.id}: fetching the ${stage} failed: ${message}`, LOCAL_HINT, { cause: err });
 }
 
+/** Whether config.json, tokenizer.json and the `dtype` graph of hub id `id` are all cached. */
+export function onnxCached(id: string, dtype: Dtype, settings: HubSettings, readExternalData: (configPath: string) => unknown): boolean {
+  const folder = cacheFolder(id, settings);
+  return requiredFiles(folder, dtype, readExternalData).every((f) => existsSync(join(folder, f)));
+}
+
 /**
  * Returns the cache folder of `id` holding config.json, tokenizer.json and the `dtype` graph,
  * downloading what is missing unless offline.

@@ -44,10 +44,15 @@ function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('~') || spec.includes('\\') || existsSync(spec);
 }
 
+/** Whether --model names a local folder (or file) rather than a hub id. */
+export function isLocalSpec(spec: string): boolean {
+  return looksLikePath(spec) || !isHubId(spec);
+}
+
 export async function resolveModel(settings: ModelSettings, notice: (message: string) => void): Promise<ResolvedModel> {
   const spec = settings.model;
   if (!spec) throw new UsageError('--model is empty', 'pass a model folder or a hub id such as Xenova/albert-base-v2');
-  if (looksLikePath(spec) || !isHubId(spec)) {
+  if (isLocalSpec(spec)) {
     return { spec, source: 'local', files: locateModelFiles(spec, settings.dtype) };
   }
   const folder = await fetchFromHub(spec, settings.dtype, settings.hub, notice, (path) => readModelConfig(path).externalData);

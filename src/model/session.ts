@@ -36,16 +36,19 @@ export interface EncoderSession {
   readonly device: Device;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
-  run(feeds: Record<string, TokenFeed>, output: string): Promise<FloatOutput>;
+  /** Fetches `outputs` (and computes only what they need), in that order. */
+  run(feeds: Record<string, TokenFeed>, outputs: readonly string[]): Promise<FloatOutput[]>;
   release(): Promise<void>;
 }
 
 export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
 
-// onnxruntime's own logger writes to stderr from native code (a failed CUDA load prints an
-// ANSI-coloured error before our one-line message). Its failures reach us as exceptions, which
-// say the same in the form every other error takes; so only fatal lines get through.
-ort.env.logLevel = 'fatal';
+// onnxruntime's own logger writes to stderr from native code (a failed CUDA load or a failed
+// kernel prints an ANSI-coloured block before our one-line message). Its failures reach us as
+// exceptions, which say the same in the form every other error takes; so only fatal lines get
+// through: at the environment (set again before each session, as Transformers.js also sets it),
+// the session and each run.
+const QUIET = 'fatal';
 
 export const CUDA_HINT =
   'install the CUDA provider with `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` ' +
@@ -65,14 +68,14 @@ function firstLine(err: unknown): string {
 }
 
 async function create(path: string, device: Device, threads: number): Promise<ort.InferenceSession> {
+  ort.env.logLevel = QUIET;
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: device === 'cuda' ? ['cuda'] : ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    // Native warnings would interleave with our stderr; real failures still reach us as exceptions.
-    logSeverityLevel: 3,
+    logSeverityLevel: 4,
     // Idle pool threads sleep instead of spinning: `npm run bench -- engine` measures no loss
     // (batches are hundreds of milliseconds of work), and spinning threads would take CPU from
     // tokenization and from the other processes of a shell pipeline. (See BENCHMARKS.md.)
@@ -86,12 +89,12 @@ function wrap(session: ort.InferenceSession, device: Device): EncoderSession {
     device,
     inputs: describe(session.inputMetadata),
     outputs: describe(session.outputMetadata),
-    async run(feeds, output) {
+    async run(feeds, outputs) {
       const tensors: Record<string, ort.Tensor> = {};
       for (const [name, feed] of Object.entries(feeds)) tensors[name] = new ort.Tensor(feed.data, feed.dims);
       let result: ort.InferenceSession.ReturnType;
       try {
-        result = await session.run(tensors, [output]);
+        result = await session.run(tensors, [...outputs], { logSeverityLevel: 4 });
       } catch (err) {
         const reason = firstLine(err);
         // Only an allocation failure is helped by smaller batches; anything else is the graph's or the runtime's.
@@ -100,14 +103,16 @@ function wrap(session: ort.InferenceSession, device: Device): EncoderSession {
           : 'run with --verbose for the onnxruntime details; the graph may not fit this onnxruntime';
         throw new InferenceError(`onnxruntime failed on a batch of shape [${Object.values(feeds)[0]?.dims.join(', ')}]: ${reason}`, hint, { cause: err });
       }
-      const tensor = result[output];
-      const dims = [...tensor.dims];
-      if (tensor.type === 'float32') return { data: tensor.data as Float32Array, dims };
-      if (tensor.type === 'float16') {
-        const data = tensor.data as unknown as ArrayBufferView;
-        return { data: float16BitsToFloat32(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)), dims };
-      }
-      throw new ModelError(`graph output ${output} is ${tensor.type}; albert-embed reads float32 or float16 hidden states`);
+      return outputs.map((output) => {
+        const tensor = result[output];
+        const dims = [...tensor.dims];
+        if (tensor.type === 'float32') return { data: tensor.data as Float32Array, dims };
+        if (tensor.type === 'float16') {
+          const data = tensor.data as unknown as ArrayBufferView;
+          return { data: float16BitsToFloat32(new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)), dims };
+        }
+        throw new ModelError(`graph output ${output} is ${tensor.type}; albert-embed reads float32 or float16 hidden states`);
+      });
     },
     release: () => session.release(),
   };

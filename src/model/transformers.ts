@@ -34,6 +34,10 @@ function configure(request: HubRequest): { cache_dir: string; revision: string }
   env.allowLocalModels = false;
   env.useFSCache = true;
   env.logLevel = LogLevel.ERROR;
+  // The session AutoModel opens to fetch the graph may be onnxruntime's first, and the first
+  // session fixes the native logger's level for the process: keep it to fatal lines, as ours do.
+  const onnx = (env.backends as { onnx?: { logLevel?: string } }).onnx;
+  if (onnx) onnx.logLevel = 'fatal';
   return { cache_dir: request.cacheDir, revision: request.revision };
 }
 

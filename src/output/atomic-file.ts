@@ -3,16 +3,21 @@
 // Every write is checked to completion, the data is fsynced before the rename and the folder
 // after it: a run that says it is done has its file on disk, whole.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
 
 /** Temp files neither committed nor discarded yet, so that a signal can remove them. */
 const openTemps = new Set<string>();
+/** Outputs being renamed into place, and those already there: what a signal can no longer undo. */
+let renaming = 0;
+let committed = 0;
 
 function tempBeside(target: string, suffix: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
+  // The name is cut so that the temporary name fits wherever the target's does (255 bytes).
+  const name = Buffer.from(basename(target)).subarray(0, 200).toString().replace(/\uFFFD$/, '');
+  return join(dirname(target), `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
 }
 
 /** Hints by the cause of a failed write, so the user knows what to change. */
@@ -40,17 +45,39 @@ async function writeFully(handle: FileHandle, bytes: Uint8Array, position: numbe
 }
 
 /**
+ * `path` with its folder resolved as the kernel resolves it: symbolic links first, then `..`
+ * (path.resolve, and fs.realpathSync without .native, drop `link/..` as text before following it).
+ */
+function realFolder(path: string): string {
+  const absolute = isAbsolute(path) ? path : `${process.cwd()}/${path}`;
+  return join(realpathSync.native(dirname(absolute)), basename(absolute));
+}
+
+/**
  * Where -o really writes: a symbolic link is followed to the file it names (which is replaced;
- * the link stays), however many links deep, also when that file does not exist yet.
+ * the link stays), however many links deep, also when that file does not exist yet. Folders are
+ * resolved by the kernel's rules, so `link/../x` is x beside the link's target, not beside the link.
  */
 export function finalTarget(path: string): string {
-  let current = resolve(path);
+  let current = realFolder(path);
   for (let hops = 0; hops < 40; hops++) {
     const stat = lstatSync(current, { throwIfNoEntry: false });
     if (!stat?.isSymbolicLink()) return current;
-    current = resolve(dirname(current), readlinkSync(current));
+    const target = readlinkSync(current);
+    current = realFolder(isAbsolute(target) ? target : `${dirname(current)}/${target}`);
   }
   throw new OutputError(`-o ${path}: too many levels of symbolic links`, 'point -o at a regular file');
+}
+
+/** What a path names when it is not a regular file, for messages. */
+export function fileKind(stat: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isFile(): boolean }): string | undefined {
+  if (stat.isFile()) return undefined;
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
 /** A file that can be written at any position, every write checked; used by every file sink. */
@@ -72,15 +99,21 @@ export class AtomicFile implements PositionalFile {
   ) {}
 
   static async create(target: string): Promise<AtomicFile> {
+    let temp: string | undefined;
     try {
       const destination = finalTarget(target);
       const existing = statSync(destination, { throwIfNoEntry: false });
-      if (existing?.isDirectory()) throw new Error('it is a directory');
-      const temp = tempBeside(destination, 'tmp');
-      const file = new AtomicFile(target, destination, temp, await open(temp, 'wx'), existing ? existing.mode & 0o7777 : undefined);
+      const kind = existing && fileKind(existing);
+      // Renaming a finished file onto a device or a FIFO would replace it (/dev/null included)
+      // instead of writing to it.
+      if (kind === 'a directory') throw new Error('it is a directory');
+      if (kind) throw new OutputError(`-o ${target} is ${kind}; albert-embed writes regular files (it renames a finished file into place)`, 'write JSON Lines to a pipe or device with -o - instead');
+      temp = tempBeside(destination, 'tmp');
+      // Tracked before it exists: a signal between creating and tracking it would leave it behind.
       openTemps.add(temp);
-      return file;
+      return new AtomicFile(target, destination, temp, await open(temp, 'wx'), existing ? existing.mode & 0o7777 : undefined);
     } catch (err) {
+      if (temp) openTemps.delete(temp);
       if (err instanceof OutputError) throw err;
       throw new OutputError(`-o ${target}: cannot write there: ${errorMessage(err)}`, writeHint(err), { cause: err });
     }
@@ -105,11 +138,15 @@ export class AtomicFile implements PositionalFile {
       throw outputFailure(this.target, 'flushing the finished file failed', err);
     }
     openTemps.delete(this.temp);
+    renaming++;
     try {
       await rename(this.temp, this.destination);
+      committed++;
     } catch (err) {
       await rm(this.temp, { force: true });
       throw outputFailure(this.target, 'cannot move the finished file into place', err);
+    } finally {
+      renaming--;
     }
     try {
       const folder = await open(dirname(this.destination), 'r');
@@ -136,12 +173,13 @@ export class AtomicFile implements PositionalFile {
   async scratch(): Promise<ScratchFile> {
     const path = tempBeside(this.destination, 'scratch');
     let handle: FileHandle;
+    openTemps.add(path);
     try {
       handle = await open(path, 'wx+');
     } catch (err) {
+      openTemps.delete(path);
       throw new OutputError(`-o ${this.target}: cannot create a scratch file beside it: ${errorMessage(err)}`, writeHint(err), { cause: err });
     }
-    openTemps.add(path);
     const target = this.target;
     return {
       async writeAt(bytes, position) {
@@ -172,8 +210,23 @@ export interface ScratchFile extends PositionalFile {
   discard(): Promise<void>;
 }
 
-/** Removes every temp and scratch file not yet committed or discarded (for signals). */
-export function discardOpenOutputsSync(): void {
-  for (const path of openTemps) rmSync(path, { force: true });
+/**
+ * Registers a temporary file or folder (a model folder being converted) for removal on a
+ * signal; the returned function unregisters it once it is renamed into place or removed.
+ */
+export function trackTemporary(path: string): () => void {
+  openTemps.add(path);
+  return () => void openTemps.delete(path);
+}
+
+/**
+ * Removes every temp and scratch file or folder not yet committed or discarded (for signals),
+ * and says what became of the output, as the end of the sentence "interrupted by SIGTERM...".
+ */
+export function discardOpenOutputsSync(): string {
+  for (const path of openTemps) rmSync(path, { recursive: true, force: true });
   openTemps.clear();
+  if (renaming > 0) return '; the finished output was being moved into place, so it may or may not have replaced the old one';
+  if (committed > 0) return '; the output had already been written in full';
+  return '; no output file was written';
 }

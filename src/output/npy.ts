@@ -4,7 +4,7 @@
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00]);
 const ALIGN = 64;
 
-export type NpyDescr = '<f4' | '<i4' | '|b1' | `<U${number}`;
+export type NpyDescr = '<f4' | '<f2' | '|u1' | '<i4' | '<i8' | '|b1' | `<U${number}`;
 
 function dict(descr: NpyDescr, shape: readonly number[]): string {
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;

@@ -44,4 +44,24 @@ describe('RowSpill', () => {
     await spill.discard();
     await file.discard();
   });
+
+  it('keeps lone surrogates, and writes a very wide ids column in bounded chunks', async () => {
+    const dir = tempDir();
+    const file = await AtomicFile.create(join(dir, 'wide.npz'));
+    const spill = new RowSpill(await file.scratch());
+    // One id of 300,000 characters makes every row of the ids column 1.2 MB wide.
+    const ids = ['\ud800', 'a\udc00b', 'x'.repeat(300_000), 'short'];
+    await spill.append(ids, [1, 2, 3, 4], [false, false, false, false]);
+    const chunks: number[] = [];
+    const parts: Buffer[] = [];
+    await spill.column('ids', async (chunk) => void (chunks.push(chunk.length), parts.push(Buffer.from(chunk))));
+    const expected = unicodeNpy(ids);
+    const body = Buffer.concat(parts);
+    expect(body.equals(expected.subarray(expected.length - body.length))).toBe(true);
+    expect(body.readUInt32LE(0)).toBe(0xd800);
+    // 16 MiB chunks hold 13 such rows: all four go in one chunk, none of 4,096 rows x 1.2 MB.
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(16 * 2 ** 20);
+    await spill.discard();
+    await file.discard();
+  });
 });

@@ -1,14 +1,20 @@
-// The per-row columns of an .npz (ids, token counts, truncation flags) wait in a scratch file
-// until the run ends: `ids` is a fixed-width '<U{n}' array whose width is the longest id, known
-// only at the end, and ZIP entries cannot interleave with the embeddings still streaming. On disk
-// they cost a few bytes a row; in memory they would grow with the input.
+// The per-row columns of an .npz (ids, token counts, truncation flags, windows) wait in a scratch
+// file until the run ends: `ids` is a fixed-width '<U{n}' array whose width is the longest id,
+// known only at the end, and ZIP entries cannot interleave with the embeddings still streaming.
+// On disk they cost a few bytes a row; in memory they would grow with the input.
 //
-// Record layout: uint32 id byte length, int32 token count, uint8 truncated, id as UTF-8.
+// Record layout: uint32 id byte length, int32 token count, uint8 truncated, int32 windows, id as
+// UTF-16LE (not UTF-8: an id with a lone surrogate must come back as it went in).
 import type { ScratchFile } from './atomic-file.js';
 import { idText, type RecordId } from '../input/record-id.js';
 
-const FIXED = 9;
+const FIXED = 13;
+
+export type SpilledColumn = 'ids' | 'token_counts' | 'truncated' | 'chunks' | 'offsets';
+/** Bytes per row of each fixed-width column (ids: 4 per code point of the longest id). */
+const COLUMN_BYTES: Partial<Record<SpilledColumn, number>> = { token_counts: 4, truncated: 1, chunks: 4, offsets: 8 };
 const READ_CHUNK = 1 << 20;
+const CHUNK_BYTES = 16 << 20;
 
 export class RowSpill {
   rows = 0;
@@ -22,20 +28,21 @@ export class RowSpill {
     private readonly readChunk = READ_CHUNK,
   ) {}
 
-  async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>): Promise<void> {
+  async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>, chunks?: ArrayLike<number>): Promise<void> {
     const texts = ids.map(idText);
     let size = 0;
-    for (const text of texts) size += FIXED + Buffer.byteLength(text, 'utf8');
+    for (const text of texts) size += FIXED + 2 * text.length;
     const block = Buffer.allocUnsafe(size);
     let at = 0;
     texts.forEach((text, i) => {
-      const length = block.write(text, at + FIXED, 'utf8');
+      const length = block.write(text, at + FIXED, 'utf16le');
       block.writeUInt32LE(length, at);
       block.writeInt32LE(tokenCounts[i], at + 4);
       block[at + 8] = truncated[i] ? 1 : 0;
+      block.writeInt32LE(chunks?.[i] ?? 1, at + 9);
       at += FIXED + length;
-      // UTF-8 bytes bound code points from above; count exactly only when that bound is a new maximum.
-      if (length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...text].length);
+      // UTF-16 units bound code points from above; count exactly only when that bound is a new maximum.
+      if (text.length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...text].length);
     });
     await this.file.writeAt(block, this.position);
     this.position += block.length;
@@ -66,9 +73,16 @@ export class RowSpill {
     }
   }
 
-  /** Writes one column's array data to `sink` in chunks of `rowsPerChunk` rows. */
-  async column(name: 'ids' | 'token_counts' | 'truncated', sink: (chunk: Uint8Array) => Promise<void>, rowsPerChunk = 4096): Promise<void> {
-    const width = name === 'ids' ? 4 * this.idWidth : name === 'token_counts' ? 4 : 1;
+  /**
+   * Writes one column's array data to `sink` in chunks of `rowsPerChunk` rows, fewer when rows
+   * are wide (one very long id makes every row of `ids` as wide), so a chunk stays near 16 MiB.
+   */
+  async column(name: SpilledColumn, sink: (chunk: Uint8Array) => Promise<void>, rowsPerChunk = 4096): Promise<void> {
+    const width = COLUMN_BYTES[name] ?? 4 * this.idWidth;
+    // offsets has one more entry than rows: a leading 0, then each row's end.
+    let offset = 0n;
+    if (name === 'offsets') await sink(new Uint8Array(8));
+    rowsPerChunk = Math.max(1, Math.min(rowsPerChunk, Math.floor(CHUNK_BYTES / width)));
     const out = Buffer.alloc(rowsPerChunk * width);
     let row = 0;
     await this.scan(async (data, at) => {
@@ -76,12 +90,17 @@ export class RowSpill {
       if (name === 'ids') {
         out.fill(0, start, start + width);
         let k = start;
-        for (const c of data.toString('utf8', at + FIXED, at + FIXED + data.readUInt32LE(at))) {
+        for (const c of data.toString('utf16le', at + FIXED, at + FIXED + data.readUInt32LE(at))) {
           out.writeUInt32LE(c.codePointAt(0)!, k);
           k += 4;
         }
       } else if (name === 'token_counts') out.writeInt32LE(data.readInt32LE(at + 4), start);
-      else out[start] = data[at + 8];
+      else if (name === 'truncated') out[start] = data[at + 8];
+      else if (name === 'chunks') out.writeInt32LE(data.readInt32LE(at + 9), start);
+      else {
+        offset += BigInt(data.readInt32LE(at + 4));
+        out.writeBigInt64LE(offset, start);
+      }
       if (++row === rowsPerChunk) {
         // The sink has written the chunk when its promise settles, so `out` can be refilled.
         await sink(out);

@@ -60,6 +60,26 @@ function contentTokens(tokenizer: TextTokenizer, text: string, room: number, max
   }
 }
 
+/** Characters tokenized per call when a whole text is wanted: well below Transformers.js' limit. */
+const SEGMENT = 1 << 16;
+
+/**
+ * Every content token of `text` (no special tokens, nothing dropped), for --overflow chunk and
+ * error: a long text is tokenized a segment at a time, each cut at whitespace, which for the
+ * same reason as above gives the tokens of the whole text.
+ */
+export function allContentTokens(tokenizer: TextTokenizer, text: string): number[] {
+  if (text.length <= SEGMENT) return tokenizer.encode(text);
+  const ids: number[] = [];
+  for (let start = 0; start < text.length; ) {
+    const rest = text.slice(start, start + SEGMENT + 1);
+    const piece = rest.length <= SEGMENT ? rest : prefixAt(rest, SEGMENT).text;
+    for (const id of tokenizer.encode(piece)) ids.push(id);
+    start += piece.length;
+  }
+  return ids;
+}
+
 /**
  * `cut`: the text is only the start of the record (a line the reader did not read in full), so
  * the record counts as truncated whatever its tokens.
