@@ -29,6 +29,14 @@ describe('resolveEmbedderSettings (library naming)', () => {
     [{ normalize: 'yes' }, /^normalize must be true or false, got "yes"$/],
     [{ model: '' }, /^model must be a non-empty string, got ""$/],
     [{ poolng: 'mean' }, /^createEmbedder: unknown option poolng \(known: model, dtype/],
+    [{ layers: -1 }, /^layers must be a non-empty list of layer indexes \(integers; negative counts from the last layer\), got -1$/],
+    [{ layers: [] }, /^layers must be a non-empty list .*got an empty array$/],
+    [{ layers: [1.5] }, /^layers must be a non-empty list/],
+    [{ overflow: 'split' }, /^overflow must be one of truncate, chunk, error, got "split"$/],
+    [{ chunkOverlap: -1 }, /^chunkOverlap must be a non-negative integer, got -1$/],
+    [{ precision: 'int8' }, /^precision must be one of float32, float16, ubinary, got "int8"$/],
+    [{ pooling: 'none', overflow: 'chunk' }, /^pooling none keeps every token's vector, which overflow chunk has no way to combine$/],
+    [{ pooling: 'pooler', layers: [-2] }, /^pooling pooler reads the pooler output of the last layer; layers does not apply to it$/],
   ])('%j is refused', (options, message) => {
     expect(usage(() => resolveEmbedderSettings(options as never, {})).message).toMatch(message);
   });

@@ -67,6 +67,9 @@ describe('extract argv -> settings', () => {
     [['-o', 'x.npz', '--max-length', '64', '--pooling', 'max', '--normalize'], (o) => [o.embedder.maxLength, o.embedder.pooling, o.embedder.normalize], [64, 'max', true]],
     [['-o', 'x.npz', '--batch-size', '8', '--max-batch-tokens', '1024'], (o) => o.embedder.batch, { batchSize: 8, maxBatchTokens: 1024 }],
     [['x.txt', '-o', 'x.npz', '--input-format', 'jsonl', '--text-field', 'body', '--id-field', 'key'], (o) => [o.inputFormat, o.textField, o.idField], ['jsonl', 'body', 'key']],
+    [['x.csv', '-o', 'x.npz', '--text-column', '2', '--id-column', 'doc'], (o) => [o.textColumn, o.idColumn], ['2', 'doc']],
+    [['-o', 'x.npz', '--layer', '-1,-2,0'], (o) => o.embedder.layers, [-1, -2, 0]],
+    [['-o', 'x.npz', '--overflow', 'chunk', '--chunk-overlap', '32', '--precision', 'float16', '--pooling', 'pooler'], (o) => [o.embedder.overflow, o.embedder.chunkOverlap, o.embedder.precision, o.embedder.pooling], ['chunk', 32, 'float16', 'pooler']],
   ])('%j', (argv, pick, expected) => {
     expect(pick(extractSettings(argv))).toEqual(expected);
   });
@@ -88,6 +91,11 @@ describe('extract argv -> settings', () => {
     [['-o', 'x.npz', '--max-batch-tokens', '1.5'], /^--max-batch-tokens must be a positive integer, got "1.5"$/],
     [['-', '-', '-o', 'x.npz'], /^stdin \(-\) can be read only once$/],
     [['a.txt', '-o', 'x.npz', '--id-field', 'id'], /^--id-field id needs JSON Lines input, but a\.txt is read as text$/],
+    [['a.txt', '-o', 'x.npz', '--id-column', 'id'], /^--id-column id needs CSV, TSV or Parquet input, but a\.txt is not$/],
+    [['-', '-o', 'x.npz', '--input-format', 'parquet'], /^Parquet cannot be read from stdin/],
+    [['-o', 'x.npz', '--layer', 'last'], /^--layer must be a non-empty list of layer indexes .*got "last"$/],
+    [['-o', 'x.npy', '--pooling', 'none'], /^--pooling none gives every text as many rows as it has tokens, which one \.npy matrix cannot hold$/],
+    [['-o', 'x.npz', '--pooling', 'none', '--overflow', 'chunk'], /^--pooling none keeps every token's vector, which --overflow chunk has no way to combine$/],
   ])('%j is a usage error', (argv, message) => {
     const err = (() => {
       try {
