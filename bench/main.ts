@@ -3,6 +3,8 @@
 //   memory  tiny model, 20k and 200k short lines: peak RSS of albert-embed at both sizes
 //   engine  fusions onnxruntime applies, session start-up, session settings, batch budgets
 //   graph   the graph writer's choices: fusions per activation, hidden_states outputs, value_info
+//   convert conversion time and peak memory, ALBERT-base-shaped safetensors and legacy .bin
+//           (--xxlarge adds an albert-xxlarge-v2-shaped checkpoint, ~890 MB)
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -10,11 +12,12 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ROOT } from './measure.js';
 import { runEngine } from './engine.js';
+import { runConvert } from './convert.js';
 import { runGraph } from './graph.js';
 import { runMemory } from './memory.js';
 import { runSpeed } from './speed.js';
 
-const MODES = ['speed', 'memory', 'engine', 'graph'] as const;
+const MODES = ['speed', 'memory', 'engine', 'graph', 'convert'] as const;
 type Mode = (typeof MODES)[number];
 
 const program = new Command('bench')
@@ -22,12 +25,13 @@ const program = new Command('bench')
   .option('--lines <n>', 'lines in the mixed corpus (speed)', '2000')
   .addOption(new Option('--threads <n>', 'intra-op threads for every engine').default(String(availableParallelism())))
   .option('--json <file>', 'where the results go', join(ROOT, 'bench', 'out', 'results.json'))
+  .option('--xxlarge', 'convert: also an albert-xxlarge-v2-shaped checkpoint')
   .option('--skip-baseline', 'speed: do not run the Transformers.js pipeline')
   .parse();
 
 const modes = program.processedArgs[0] as string[];
 for (const m of modes) if (!(MODES as readonly string[]).includes(m)) program.error(`unknown mode ${m}; use ${MODES.join(', ')}`);
-const opts = program.opts<{ lines: string; threads: string; json: string; skipBaseline?: boolean }>();
+const opts = program.opts<{ lines: string; threads: string; json: string; skipBaseline?: boolean; xxlarge?: boolean }>();
 const threads = Number(opts.threads);
 const work = join(ROOT, 'bench', 'out');
 mkdirSync(work, { recursive: true });
@@ -48,6 +52,7 @@ for (const mode of modes as Mode[]) {
   if (mode === 'memory') results.memory = await runMemory({ work, threads });
   if (mode === 'engine') results.engine = await runEngine({ work, threads });
   if (mode === 'graph') results.graph = await runGraph({ work, threads });
+  if (mode === 'convert') results.convert = await runConvert({ work, threads, xxlarge: Boolean(opts.xxlarge) });
 }
 writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nresults: ${opts.json}`);

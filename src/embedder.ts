@@ -113,6 +113,23 @@ function checkItems(items: unknown): readonly Tokenized[] {
   return items;
 }
 
+/**
+ * The load probe runs the longest sequence a run may send, which proves the position table; on
+ * models where that is heavy (albert-xxlarge: 2.5 TFLOP, half a minute on 2 cores) it runs a
+ * short sequence instead, which still proves the graph's width and the largest token id.
+ * Estimated FLOPs: the projections and feed-forward per token, and attention per token pair.
+ */
+const PROBE_BUDGET_FLOPS = 200e9;
+
+function probeLength(model: LoadedModel, maxLength: number): number {
+  const { hiddenSize: H, intermediateSize, numLayers } = model.config;
+  const I = intermediateSize ?? 4 * H;
+  const layers = numLayers ?? 12;
+  const flops = maxLength * 2 * layers * (4 * H * H + 2 * H * I) + layers * 4 * maxLength * maxLength * H;
+  const { prefix, suffix } = model.tokenizer;
+  return flops <= PROBE_BUDGET_FLOPS ? maxLength : Math.min(maxLength, prefix.length + suffix.length + 8);
+}
+
 /** Opens the model on resolved settings (see resolveEmbedderSettings); `naming` words its errors. */
 export async function openEmbedder(settings: EmbedderSettings, notice: (message: string) => void = () => {}, naming: Naming = 'library'): Promise<Embedder> {
   const runnable = await runnableModel(settings.model, notice);
@@ -131,7 +148,7 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
     });
     records = new RecordEncoder(model, encoder, { maxLength, overflow: settings.overflow, chunkOverlap: settings.chunkOverlap, layers: settings.layers }, naming);
     dim = records.width(settings.pooling);
-    await encoder.probe(maxLength);
+    await encoder.probe(probeLength(model, maxLength));
   } catch (err) {
     await model.session.release();
     throw err;

@@ -104,31 +104,46 @@ export class ProtoWriter {
     return out;
   }
 
-  /**
-   * Streams the message to an open file descriptor at its current position, small parts
-   * coalesced. Every write is checked to completion: a short write is retried, an error thrown.
-   */
-  writeTo(fd: number): void {
+  /** The message as write-sized pieces: small parts coalesced, large ones as they are. */
+  private *blocks(): Generator<Uint8Array> {
     const buffer = new Uint8Array(1 << 16);
     let filled = 0;
-    const flush = () => {
-      writeAll(fd, buffer.subarray(0, filled));
-      filled = 0;
-    };
     for (const chunk of this.chunks()) {
       if (chunk.byteLength > buffer.byteLength / 2) {
-        flush();
-        writeAll(fd, chunk);
+        if (filled > 0) yield buffer.subarray(0, filled);
+        filled = 0;
+        yield chunk;
       } else {
-        if (filled + chunk.byteLength > buffer.byteLength) flush();
+        if (filled + chunk.byteLength > buffer.byteLength) {
+          yield buffer.subarray(0, filled);
+          filled = 0;
+        }
         buffer.set(chunk, filled);
         filled += chunk.byteLength;
       }
     }
-    flush();
+    if (filled > 0) yield buffer.subarray(0, filled);
+  }
+
+  /**
+   * Streams the message to an open file descriptor at its current position. Every write is
+   * checked to completion: a short write is retried, an error thrown.
+   */
+  writeTo(fd: number): void {
+    for (const block of this.blocks()) writeAll(fd, block);
+  }
+
+  /**
+   * The same, returning to the event loop after every large part (a tensor), so that signals are
+   * handled while a gigabyte of weights is written.
+   */
+  async writeToAsync(fd: number): Promise<void> {
+    for (const block of this.blocks()) {
+      writeAll(fd, block);
+      if (block.byteLength > 1 << 15) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 }
-
 
 export interface ProtoField {
   field: number;

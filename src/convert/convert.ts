@@ -10,7 +10,7 @@ import { mapAlbertWeights } from '../checkpoint/albert-keys.js';
 import { openCheckpointWeights } from '../checkpoint/weights.js';
 import { OutputError, UsageError, errorMessage } from '../errors.js';
 import { buildAlbertGraph } from '../graph/albert.js';
-import { writeOnnxModel } from '../graph/onnx.js';
+import { writeOnnxModelAsync } from '../graph/onnx.js';
 import { trackTemporary } from '../output/atomic-file.js';
 import { VERSION } from '../version.js';
 import { readCheckpointFolder } from './checkpoint-folder.js';
@@ -102,7 +102,7 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
       producerName: 'albert-embed convert',
       producerVersion: VERSION,
     });
-    const written = writeOnnxModel(join(temp, 'onnx', 'model.onnx'), graph, { externalDataThreshold: options.externalDataThreshold });
+    const written = await writeOnnxModelAsync(join(temp, 'onnx', 'model.onnx'), graph, { externalDataThreshold: options.externalDataThreshold });
     const config: Record<string, unknown> = { ...checkpoint.rawConfig, model_type: 'albert', architectures: ['AlbertModel'] };
     // Transformers.js fetches onnx/model.onnx_data only when config.json says it exists.
     if (written.externalData) config['transformers.js_config'] = { ...(config['transformers.js_config'] as object), use_external_data_format: { 'model.onnx': 1 } };

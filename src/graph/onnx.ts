@@ -3,7 +3,7 @@
 // scalars unpacked, as onnx's own C++ serializer writes this proto2 schema. Initializer bytes are
 // produced only when written, one tensor at a time, so a model of any size is written with about
 // one tensor in memory; past `externalDataThreshold` they go to `<model>_data` as ONNX external data.
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
 import { type LazyBytes, ProtoWriter } from '../protobuf.js';
@@ -259,16 +259,16 @@ function placeExternal(initializers: readonly Initializer[], location: string): 
   return placed;
 }
 
-function writeExternalData(fd: number, placed: ReadonlyMap<Initializer, ExternalPlacement>): number {
+/** The external data file's bytes: each tensor at its offset, zero padding between. */
+function* externalBlocks(placed: ReadonlyMap<Initializer, ExternalPlacement>): Generator<Uint8Array> {
   let at = 0;
   for (const [t, { offset }] of placed) {
-    if (offset > at) writeAll(fd, new Uint8Array(offset - at));
+    if (offset > at) yield new Uint8Array(offset - at);
     const bytes = t.produce();
     if (bytes.byteLength !== t.byteLength) throw new Error(`onnx: tensor ${t.name} produced ${bytes.byteLength} bytes, promised ${t.byteLength}`);
-    writeAll(fd, bytes);
+    yield bytes;
     at = offset + t.byteLength;
   }
-  return at;
 }
 
 /** A failure of the file system (ENOSPC, EACCES, ...), as opposed to one of a tensor's producer. */
@@ -276,13 +276,45 @@ function isFileSystemError(err: unknown): boolean {
   return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
 }
 
-function writeFile(path: string, write: (fd: number) => number): number {
+function writeFile(path: string, write: (fd: number) => void): number {
   const fd = openSync(path, 'w');
   try {
-    return write(fd);
+    write(fd);
+    return fstatSync(fd).size;
   } finally {
     closeSync(fd);
   }
+}
+
+async function writeFileAsync(path: string, write: (fd: number) => Promise<void>): Promise<number> {
+  const fd = openSync(path, 'w');
+  try {
+    await write(fd);
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Plan {
+  proto: ProtoWriter;
+  dataPath: string;
+  placed: Map<Initializer, ExternalPlacement>;
+}
+
+function plan(path: string, model: OnnxModel, options: WriteOptions): Plan {
+  const threshold = options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD;
+  const dataPath = `${path}_data`;
+  const total = model.graph.initializers.reduce((sum, t) => sum + t.byteLength, 0);
+  const placed = total > threshold ? placeExternal(model.graph.initializers, basename(dataPath)) : new Map<Initializer, ExternalPlacement>();
+  return { proto: modelProto(model, placed), dataPath, placed };
+}
+
+function failed(path: string, dataPath: string, err: unknown): Error {
+  rmSync(path, { force: true });
+  rmSync(dataPath, { force: true });
+  if (!isFileSystemError(err)) return err as Error;
+  return new OutputError(`cannot write the ONNX graph ${path}: ${errorMessage(err)}`, 'check that the folder is writable and the disk has room for the model', { cause: err });
 }
 
 /**
@@ -293,22 +325,43 @@ function writeFile(path: string, write: (fd: number) => number): number {
  * are OutputErrors, a tensor producer's own error passes through unchanged.
  */
 export function writeOnnxModel(path: string, model: OnnxModel, options: WriteOptions = {}): WrittenModel {
-  const threshold = options.externalDataThreshold ?? DEFAULT_EXTERNAL_DATA_THRESHOLD;
-  const dataPath = `${path}_data`;
-  const total = model.graph.initializers.reduce((sum, t) => sum + t.byteLength, 0);
-  const placed = total > threshold ? placeExternal(model.graph.initializers, basename(dataPath)) : new Map<Initializer, ExternalPlacement>();
-  const proto = modelProto(model, placed);
+  const { proto, dataPath, placed } = plan(path, model, options);
   try {
-    const bytes = writeFile(path, (fd) => (proto.writeTo(fd), proto.byteLength));
+    const bytes = writeFile(path, (fd) => proto.writeTo(fd));
     if (placed.size === 0) {
       rmSync(dataPath, { force: true });
       return { path, bytes };
     }
-    return { path, bytes, externalData: { path: dataPath, bytes: writeFile(dataPath, (fd) => writeExternalData(fd, placed)) } };
+    const data = writeFile(dataPath, (fd) => {
+      for (const block of externalBlocks(placed)) writeAll(fd, block);
+    });
+    return { path, bytes, externalData: { path: dataPath, bytes: data } };
   } catch (err) {
-    rmSync(path, { force: true });
-    rmSync(dataPath, { force: true });
-    if (!isFileSystemError(err)) throw err;
-    throw new OutputError(`cannot write the ONNX graph ${path}: ${errorMessage(err)}`, 'check that the folder is writable and the disk has room for the model', { cause: err });
+    throw failed(path, dataPath, err);
+  }
+}
+
+/**
+ * writeOnnxModel, returning to the event loop after each tensor: a gigabyte of weights takes
+ * seconds to write, and signals must get through meanwhile.
+ */
+export async function writeOnnxModelAsync(path: string, model: OnnxModel, options: WriteOptions = {}): Promise<WrittenModel> {
+  const { proto, dataPath, placed } = plan(path, model, options);
+  const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
+  try {
+    const bytes = await writeFileAsync(path, (fd) => proto.writeToAsync(fd));
+    if (placed.size === 0) {
+      rmSync(dataPath, { force: true });
+      return { path, bytes };
+    }
+    const data = await writeFileAsync(dataPath, async (fd) => {
+      for (const block of externalBlocks(placed)) {
+        writeAll(fd, block);
+        await breathe();
+      }
+    });
+    return { path, bytes, externalData: { path: dataPath, bytes: data } };
+  } catch (err) {
+    throw failed(path, dataPath, err);
   }
 }

@@ -10,6 +10,8 @@ import { openSession, type EncoderSession } from './session.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
 export interface ModelSettings {
+  /** Load to check the model only (see SessionSettings.checkOnly). */
+  checkOnly?: boolean;
   /** A local folder or a hub id (owner/name). */
   model: string;
   dtype: Dtype;
@@ -123,7 +125,7 @@ export async function loadModel(settings: ModelSettings, notice: (message: strin
   const { files } = resolved;
   const config = readModelConfig(files.config);
   const tokenizer = loadTokenizer(files.tokenizer, files.tokenizerConfig);
-  const session = await openSession(files.onnx, { device: settings.device, threads: settings.threads }, notice);
+  const session = await openSession(files.onnx, { device: settings.device, threads: settings.threads, checkOnly: settings.checkOnly }, notice);
   try {
     checkGraph(session, files.onnx);
     checkAgreement(files, config, tokenizer, session);

@@ -131,12 +131,13 @@ export class BatchEncoder {
   }
 
   /**
-   * One forward pass at load, of the longest sequence a run may send (`maxLength` tokens) made of
-   * the largest id the tokenizer can produce: it proves, before any output file is written, that
-   * the graph runs, returns rows of config.json's width, and has the positions and the embedding
-   * rows that config.json and the tokenizer promise.
+   * One forward pass at load, of `length` tokens made of the largest id the tokenizer can
+   * produce: it proves, before any output file is written, that the graph runs, returns rows of
+   * config.json's width, has the embedding rows the tokenizer needs and, at the run's max length,
+   * the positions config.json promises.
    */
-  async probe(maxLength: number): Promise<void> {
+  async probe(length: number): Promise<void> {
+    const maxLength = length;
     const { prefix, suffix, maxId } = this.model.tokenizer;
     const fill = Math.max(0, maxLength - prefix.length - suffix.length);
     const ids = Int32Array.from([...prefix, ...new Array<number>(fill).fill(maxId), ...suffix]);
@@ -150,7 +151,7 @@ export class BatchEncoder {
     } catch (err) {
       if (!(err instanceof InferenceError)) throw err;
       throw new ModelError(
-        `graph ${graph} fails on ${ids.length} tokens (max length) of token id ${maxId} (the largest the tokenizer produces): ${err.message.replace(/^onnxruntime failed on a batch of shape \[[\d, ]*\]: /, '')}`,
+        `graph ${graph} fails on ${ids.length} tokens of token id ${maxId} (the largest the tokenizer produces): ${err.message.replace(/^onnxruntime failed on a batch of shape \[[\d, ]*\]: /, '')}`,
         hint,
         { cause: err },
       );

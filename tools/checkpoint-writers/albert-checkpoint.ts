@@ -10,7 +10,8 @@ import { float16BitsToFloat32, float32ToFloat16 } from '../../src/model/float16.
 import { generateWeights, uniform, type Weights } from '../fixture-builder/weights.js';
 import { writeSafetensors } from './safetensors.js';
 import { writeShardedSafetensors, writeShardedTorchBin } from './sharded.js';
-import { englishAlbertModel, writeSentencePieceModel } from './sentencepiece-model.js';
+import { PIECE_TYPE } from '../../src/checkpoint/sentencepiece.js';
+import { englishAlbertModel, englishAlbertPieces, writeSentencePieceModel } from './sentencepiece-model.js';
 import type { TorchView, TorchWeights } from './state-dict.js';
 import { writeTorchLegacy } from './torch-legacy.js';
 import { writeTorchZip } from './torch-zip.js';
@@ -19,7 +20,12 @@ import { chineseBertVocab } from './wordpiece-vocab.js';
 
 export type CheckpointFormat = 'safetensors' | 'safetensors-sharded' | 'torch-zip' | 'torch-legacy' | 'torch-zip-sharded';
 /** spiece.model (English ALBERT), vocab.txt lowercased (voidful) or cased (ckiplab), or a tokenizer.json folder to copy. */
-export type TokenizerKind = { kind: 'spiece' } | { kind: 'vocab'; cased: boolean } | { kind: 'tokenizer.json'; from: string };
+/**
+ * spiece.model (English ALBERT; `pieces` pads it with never-chosen pieces to a real vocabulary's
+ * size, 30,000 for albert-base-v2), vocab.txt lowercased (voidful) or cased (ckiplab), or a
+ * tokenizer.json folder to copy.
+ */
+export type TokenizerKind = { kind: 'spiece'; pieces?: number } | { kind: 'vocab'; cased: boolean } | { kind: 'tokenizer.json'; from: string };
 export type Head = 'none' | 'masked-lm' | 'pretraining' | 'classification';
 
 export interface CheckpointSpec {
@@ -51,7 +57,9 @@ const ARCHITECTURES: Record<Head, string> = { none: 'AlbertModel', 'masked-lm': 
 function vocabulary(dir: string, tokenizer: TokenizerKind): number {
   switch (tokenizer.kind) {
     case 'spiece': {
-      const model = englishAlbertModel();
+      const pieces = englishAlbertPieces();
+      for (let i = 0; pieces.length < (tokenizer.pieces ?? 0); i++) pieces.push({ piece: `▁unused${i}`, score: -50, type: PIECE_TYPE.normal });
+      const model = englishAlbertModel(pieces);
       writeSentencePieceModel(join(dir, 'spiece.model'), model);
       return model.pieces.length;
     }

@@ -1,0 +1,49 @@
+// Convert mode: time and peak memory of `albert-embed convert` on checkpoints shaped like
+// albert-base-v2 (30,000-piece spiece.model, 768 hidden, 12 layers sharing one group) in
+// safetensors and in torch's legacy .bin, and optionally like albert-xxlarge-v2 (4,096 hidden,
+// 16,384 FFN; ~890 MB of float32), where "about two copies of the weights at most" is visible.
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CheckpointFormat, writeAlbertCheckpoint } from '../tools/checkpoint-writers/albert-checkpoint.js';
+import { ROOT, runMeasured } from './measure.js';
+
+const BIN = join(ROOT, 'bin', 'albert-embed.js');
+
+const SHAPES = {
+  base: { embedding_size: 128, hidden_size: 768, num_hidden_layers: 12, num_hidden_groups: 1, inner_group_num: 1, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02 },
+  xxlarge: { embedding_size: 128, hidden_size: 4096, num_hidden_layers: 12, num_hidden_groups: 1, inner_group_num: 1, num_attention_heads: 64, intermediate_size: 16384, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02 },
+} as const;
+
+export interface ConvertRun {
+  shape: keyof typeof SHAPES;
+  format: CheckpointFormat;
+  weightsMiB: number;
+  seconds: number;
+  peakRssMiB: number;
+}
+
+export async function runConvert({ work, threads, xxlarge }: { work: string; threads: number; xxlarge: boolean }): Promise<ConvertRun[]> {
+  const runs: ConvertRun[] = [];
+  const cases: Array<[keyof typeof SHAPES, CheckpointFormat]> = [
+    ['base', 'safetensors'],
+    ['base', 'torch-legacy'],
+    ...(xxlarge ? ([['xxlarge', 'safetensors']] as Array<[keyof typeof SHAPES, CheckpointFormat]>) : []),
+  ];
+  for (const [shape, format] of cases) {
+    const checkpoint = join(work, `checkpoint-${shape}-${format}`);
+    const out = join(work, `converted-${shape}-${format}`);
+    rmSync(checkpoint, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
+    const built = writeAlbertCheckpoint(checkpoint, { format, tokenizer: { kind: 'spiece', pieces: 30000 }, architecture: SHAPES[shape], hiddenAct: 'gelu_new', seed: 1, head: 'masked-lm' });
+    const weightsMiB = built.files.reduce((n, f) => n + statSync(join(checkpoint, f)).size, 0) / 2 ** 20;
+    const run = await runMeasured(BIN, ['convert', checkpoint, '-o', out, '--threads', String(threads)], 'albert-embed convert');
+    runs.push({ shape, format, weightsMiB, seconds: run.seconds, peakRssMiB: run.peakRssMiB });
+    console.log(
+      `${shape.padEnd(8)} ${format.padEnd(13)} ${weightsMiB.toFixed(0).padStart(5)} MiB of weights: ${run.seconds.toFixed(2)} s, peak RSS ${run.peakRssMiB.toFixed(0)} MiB ` +
+        `(${(run.peakRssMiB / weightsMiB).toFixed(2)}x the weights)`,
+    );
+    rmSync(checkpoint, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
+  }
+  return runs;
+}
