@@ -5,6 +5,7 @@
 //   graph   the graph writer's choices: fusions per activation, hidden_states outputs, value_info
 //   convert conversion time and peak memory, ALBERT-base-shaped safetensors and legacy .bin
 //           (--xxlarge adds an albert-xxlarge-v2-shaped checkpoint, ~890 MB)
+//   jobs    the journal's cost (texts/s with and without --no-journal) and merge of 200,000 x 768
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -14,10 +15,11 @@ import { ROOT } from './measure.js';
 import { runEngine } from './engine.js';
 import { runConvert } from './convert.js';
 import { runGraph } from './graph.js';
+import { runJobs } from './jobs.js';
 import { runMemory } from './memory.js';
 import { runSpeed } from './speed.js';
 
-const MODES = ['speed', 'memory', 'engine', 'graph', 'convert'] as const;
+const MODES = ['speed', 'memory', 'engine', 'graph', 'convert', 'jobs'] as const;
 type Mode = (typeof MODES)[number];
 
 const program = new Command('bench')
@@ -52,6 +54,7 @@ for (const mode of modes as Mode[]) {
   if (mode === 'memory') results.memory = await runMemory({ work, threads });
   if (mode === 'engine') results.engine = await runEngine({ work, threads });
   if (mode === 'graph') results.graph = await runGraph({ work, threads });
+  if (mode === 'jobs') results.jobs = await runJobs({ work, threads });
   if (mode === 'convert') results.convert = await runConvert({ work, threads, xxlarge: Boolean(opts.xxlarge) });
 }
 writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);

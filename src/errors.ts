@@ -26,6 +26,11 @@ export abstract class AlbertEmbedError extends Error {
   }
 }
 
+/** Adds to an error's hint (what a failed run kept for --resume). */
+export function extendHint(err: AlbertEmbedError, more: string): void {
+  (err as { hint?: string }).hint = err.hint ? `${err.hint}; ${more}` : more;
+}
+
 /** A flag or argument is wrong. */
 export class UsageError extends AlbertEmbedError {
   readonly exitCode = ExitCode.usage;

@@ -1,21 +1,27 @@
 // The extract job: records in, pooled rows out, in input order, in bounded memory.
-// Each record is tokenized as it is read (its text is dropped right after); records gather into
-// windows, and each window is encoded in length-sorted batches and written before the next one.
-import { fstatSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+// Each record is prepared (tokenized into its windows) as it is read and its text dropped right
+// after; records gather into windows of the job, each embedded in length-sorted batches and
+// written before the next one is read. With --shard, only the records of one shard are embedded;
+// with a journal, every finished window is committed durably, and --resume continues from the
+// last commit.
+import { fstatSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { openEmbedder, type Embedder } from './embedder.js';
-import type { BatchDone } from './pipeline/encoder.js';
-import { UsageError } from './errors.js';
+import { AlbertEmbedError, extendHint, UsageError } from './errors.js';
 import { sha256File } from './hash.js';
 import { checkInputs, readRecords, totalBytes } from './input/records.js';
 import type { RecordId } from './input/record-id.js';
+import { removeDebris, stillRunning, thisProcess } from './jobs/debris.js';
+import { InputHasher, settingsChanges, settingsDigest } from './jobs/fingerprint.js';
+import { inputChanges, inputIdentity, JOURNAL_VERSION, journalPath, readJournal, removeJournal, writeJournal, type Journal } from './jobs/journal.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
-import { finalTarget } from './output/atomic-file.js';
+import { finalTarget, setResumable } from './output/atomic-file.js';
 import { prepareOutput, type RowSink } from './output/sinks.js';
 import { streamFd } from './output/stream.js';
+import type { BatchDone } from './pipeline/encoder.js';
 import type { Prepared } from './pipeline/record-encoder.js';
 import { textBudget } from './pipeline/tokenize.js';
 import { VERSION } from './version.js';
@@ -29,6 +35,8 @@ export interface ExtractStats {
   seconds: number;
   /** Share of the input bytes read so far; undefined when reading stdin. */
   fraction?: number;
+  /** What the interrupted run this one resumed had done (included in the counts above). */
+  resumed?: { rows: number; tokens: number; paddedTokens: number };
 }
 
 export interface ExtractSummary extends ExtractStats {
@@ -61,36 +69,57 @@ interface Window {
   ids: RecordId[];
   /** `file:line` of each record, for messages about it. */
   places: string[];
+  /** Each record's number in the whole input. */
+  records: number[];
   bytesEnd: number;
 }
 
-async function describeRun(embedder: Embedder, summary: ExtractSummary): Promise<Record<string, unknown>> {
+const emptyWindow = (): Window => ({ items: [], ids: [], places: [], records: [], bytesEnd: 0 });
+
+/**
+ * What decides a run's rows, as a record for the fingerprint, the journal and the .npz meta:
+ * the model's files, the embedding settings, and how records are read. The shard and the thread
+ * count are not in it (shards of one job, run on any machines, must agree on it).
+ */
+async function rowSettings(settings: ExtractSettings, embedder: Embedder): Promise<Record<string, unknown>> {
   const { files } = embedder.loaded;
+  // Every file that decides a row: the tokenizer's class comes from tokenizer_config.json, and
+  // the weights of a large graph live in its external data files beside it.
+  const graphName = basename(files.onnx);
+  const externalData = readdirSync(dirname(files.onnx)).filter((f) => f.startsWith(`${graphName}_data`)).sort();
   const hashed: Record<string, string> = {};
-  for (const [name, path] of [['config.json', files.config], ['tokenizer.json', files.tokenizer], [`onnx/${basename(files.onnx)}`, files.onnx]] as const) {
+  for (const [name, path] of [
+    ['config.json', files.config],
+    ['tokenizer.json', files.tokenizer],
+    ...(files.tokenizerConfig ? [['tokenizer_config.json', files.tokenizerConfig]] : []),
+    [`onnx/${graphName}`, files.onnx],
+    ...externalData.map((f) => [`onnx/${f}`, join(dirname(files.onnx), f)]),
+  ]) {
     hashed[name] = await sha256File(path);
   }
-  const { settings } = embedder;
+  const e = settings.embedder;
   return {
-    tool: 'albert-embed',
     tool_version: VERSION,
-    onnxruntime_version: embedder.description.onnxruntime,
-    model: embedder.description.spec,
-    model_source: embedder.description.source,
-    ...(embedder.description.convertedFrom ? { converted_from: embedder.description.convertedFrom, converted_model: embedder.description.dir } : {}),
     files_sha256: hashed,
     dtype: files.dtype,
-    device: summary.device,
-    pooling: settings.pooling,
-    normalize: settings.normalize,
-    layers: settings.layers,
-    overflow: settings.overflow,
-    ...(settings.overflow === 'chunk' ? { chunk_overlap: settings.chunkOverlap } : {}),
-    max_length: summary.maxLength,
-    dim: summary.dim,
-    rows: summary.rows,
-    truncated_rows: summary.truncated,
-    precision: settings.precision,
+    // CUDA and CPU kernels differ in the last bits: one file's rows come from one device kind.
+    device: embedder.description.device,
+    max_length: embedder.maxLength,
+    pooling: e.pooling,
+    layers: e.layers,
+    normalize: e.normalize,
+    overflow: e.overflow,
+    chunk_overlap: e.overflow === 'chunk' ? e.chunkOverlap : undefined,
+    precision: e.precision,
+    input_format: settings.inputFormat,
+    text_field: settings.textField,
+    id_field: settings.idField,
+    text_column: settings.textColumn,
+    id_column: settings.idColumn,
+    output_format: settings.outputFormat,
+    // Windows decide the batches; an unchanged window is what makes a resumed run's rows the
+    // uninterrupted run's, bit for bit.
+    window: settings.windowSize,
   };
 }
 
@@ -133,6 +162,53 @@ function checkOutputIsNotInput(settings: ExtractSettings, io: ExtractIo, naming:
   }
 }
 
+/** Where the journal of this run lives, when it keeps one: file outputs from input files. */
+function journalFor(settings: ExtractSettings): string | undefined {
+  if (!settings.journal || settings.output === '-' || settings.inputs.includes('-')) return undefined;
+  try {
+    return journalPath(finalTarget(settings.output));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The interrupted run to continue (--resume), after checking it ran the same command on the same
+ * input; without --resume, the debris of dead runs of this output is removed instead.
+ */
+function pickUp(settings: ExtractSettings, journalFile: string | undefined, io: ExtractIo, naming: Naming): Journal | undefined {
+  if (!journalFile || settings.output === '-') return undefined;
+  const destination = finalTarget(settings.output);
+  const journal = settings.resume ? readJournal(journalFile) : undefined;
+  const keep = new Set<string>();
+  if (journal) {
+    const s = journal.sink;
+    if (s.format !== settings.outputFormat) {
+      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the interrupted run wrote ${s.format}, this one writes ${settings.outputFormat}`, 'rerun with the same -o, or without --resume to start over');
+    }
+    for (const path of [s.temp, ...(s.format === 'npz' ? [s.spill.path, s.tokenIds?.path] : [])]) if (path) keep.add(path);
+    if (stillRunning(journal.owner)) {
+      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: process ${journal.owner.pid} is still writing ${settings.output}`, 'wait for it to end, or stop it, then resume');
+    }
+    const changes = inputChanges(journal, settings.inputs);
+    if (changes.length > 0) {
+      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: ${changes.join('; ')} since the interrupted run`, 'rerun without --resume to start over');
+    }
+    for (const path of keep) {
+      try {
+        statSync(path);
+      } catch {
+        throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the interrupted run's file ${path} is gone`, 'rerun without --resume to start over');
+      }
+    }
+  } else {
+    if (settings.resume) io.notice(`--resume: no interrupted run of ${settings.output} to continue; starting from the first record`);
+    removeJournal(journalFile);
+  }
+  removeDebris(destination, keep);
+  return journal;
+}
+
 /** The extract job on resolved settings (the CLI's path); see extract() for the library's. */
 export async function runExtract(settings: ExtractSettings, io: ExtractIo, naming: Naming = 'library'): Promise<ExtractSummary> {
   const started = performance.now();
@@ -140,15 +216,28 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
   if (settings.inputs.includes('-') && !io.stdin) throw new UsageError("input '-' reads io.stdin, and extract() was given none", 'pass { stdin } in the io argument, or input paths');
   checkInputs(settings.inputs);
   checkOutputIsNotInput(settings, io, naming);
-  const output = await prepareOutput({ path: settings.output, format: settings.outputFormat, stdout: io.stdout });
+  const journalFile = journalFor(settings);
+  const resumed = pickUp(settings, journalFile, io, naming);
+  const output = await prepareOutput({ path: settings.output, format: settings.outputFormat, stdout: io.stdout }, resumed?.sink);
   let embedder: Embedder | undefined;
   let sink: RowSink | undefined;
+  // Rows the journal holds durably (undefined: nothing committed yet), and whether the file is
+  // being sealed (a failure then has already discarded it).
+  let committedRows = resumed?.rows;
+  let sealing = false;
   try {
     embedder = await openEmbedder(settings.embedder, io.notice, naming);
     const e = embedder;
+    const record = await rowSettings(settings, e);
+    const digest = settingsDigest(record);
+    if (resumed && resumed.settingsSha256 !== digest) {
+      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the settings changed since the interrupted run (${settingsChanges(resumed.settings, record).join('; ')})`, 'rerun with the same flags and model, or without --resume to start over');
+    }
     const { pooling, overflow, precision } = settings.embedder;
-    sink = await output.open({ dim: e.dim, precision, tokens: pooling === 'none', chunks: overflow === 'chunk' });
+    const { shard } = settings;
+    sink = await output.open({ dim: e.dim, precision, tokens: pooling === 'none', chunks: overflow === 'chunk', recordNumbers: shard !== undefined });
     const total = totalBytes(settings.inputs);
+    const hasher = new InputHasher();
     const records = readRecords({
       files: settings.inputs,
       format: settings.inputFormat,
@@ -160,15 +249,49 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       // UTF-8 takes at most 3 bytes per UTF-16 code unit. Chunking, and refusing long texts,
       // need all of every line.
       maxTextBytes: overflow === 'truncate' ? 3 * textBudget(e.maxLength) : undefined,
+      hasher,
     });
-    // Rows written and truncated so far; token totals live in the encoder's counters.
-    let written = 0;
-    let truncatedRows = 0;
+    // Rows written and truncated so far, with what a resumed run had done; token totals live in
+    // the encoder's counters.
+    let written = resumed?.rows ?? 0;
+    let truncatedRows = resumed?.truncated ?? 0;
+    const carried = { tokens: resumed?.tokens ?? 0, padded: resumed?.padded ?? 0 };
     let bytesDone = 0;
+    let recordsRead = 0;
     const snapshot = (rows: number, fraction?: number): ExtractStats => {
       const tokenStats = e.tokenStats();
-      const stats: ExtractStats = { rows, tokens: tokenStats.real, truncated: truncatedRows, paddedTokens: tokenStats.padded, seconds: (performance.now() - started) / 1000 };
+      const stats: ExtractStats = {
+        rows,
+        tokens: carried.tokens + tokenStats.real,
+        truncated: truncatedRows,
+        paddedTokens: carried.padded + tokenStats.padded,
+        seconds: (performance.now() - started) / 1000,
+        ...(resumed ? { resumed: { rows: resumed.rows, tokens: resumed.tokens, paddedTokens: resumed.padded } } : {}),
+      };
       return fraction === undefined ? stats : { ...stats, fraction };
+    };
+
+    // The inputs as they were when this run started reading them, for a later --resume to compare.
+    const identities = journalFile ? settings.inputs.map(inputIdentity) : [];
+    const owner = thisProcess();
+    const commit = async () => {
+      if (!journalFile) return;
+      const stats = snapshot(written);
+      writeJournal(journalFile, {
+        version: JOURNAL_VERSION,
+        owner,
+        settings: record,
+        settingsSha256: digest,
+        inputs: identities,
+        records: recordsRead,
+        rows: written,
+        truncated: truncatedRows,
+        tokens: stats.tokens,
+        padded: stats.paddedTokens,
+        sink: await sink!.checkpoint!(),
+      }, settings.output);
+      committedRows = written;
+      setResumable(`the ${written.toLocaleString('en-US')} rows done are kept: run the same command with --resume to continue`);
     };
 
     const flush = async (window: Window) => {
@@ -194,6 +317,7 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
         tokenCounts,
         truncated: window.items.map((item) => item.truncated),
         chunks: window.items.map((item) => item.windows.length),
+        records: window.records,
       };
       if (pooling === 'none') {
         const vectors = await e.embedTokens(window.items, onBatch, locate);
@@ -201,20 +325,24 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       } else {
         await sink!.write({ ...block, rows: await e.embedRows(window.items, onBatch, locate) });
       }
-      const truncated = block.truncated;
       written += window.items.length;
-      for (const t of truncated) if (t) truncatedRows++;
+      for (const t of block.truncated) if (t) truncatedRows++;
       bytesDone = window.bytesEnd;
+      await commit();
     };
 
-    let window: Window = { items: [], ids: [], places: [], bytesEnd: 0 };
+    let window = emptyWindow();
     let windowCount = 0;
     let lastYield = performance.now();
-    for await (const record of records) {
-      window.items.push(e.prepare(record.text, record.cut, record.place));
-      window.ids.push(record.id);
-      window.places.push(record.place);
-      window.bytesEnd = record.bytesEnd;
+    for await (const r of records) {
+      const number = recordsRead++;
+      // Another shard's record, or one the interrupted run already embedded: read, not embedded.
+      if ((shard && number % shard.count !== shard.index) || number < (resumed?.records ?? 0)) continue;
+      window.items.push(e.prepare(r.text, r.cut, r.place));
+      window.ids.push(r.id);
+      window.places.push(r.place);
+      window.records.push(number);
+      window.bytesEnd = r.bytesEnd;
       if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await yieldToEventLoop();
         lastYield = performance.now();
@@ -222,7 +350,7 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       if (window.items.length >= settings.windowSize) {
         if (windowCount++ % GC_EVERY_WINDOWS === 0) collectGarbage();
         await flush(window);
-        window = { items: [], ids: [], places: [], bytesEnd: 0 };
+        window = emptyWindow();
         lastYield = performance.now();
       }
     }
@@ -234,10 +362,41 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       maxLength: e.maxLength,
       device: e.description.device,
     };
-    await sink.finish(await describeRun(e, summary));
+    const meta = {
+      tool: 'albert-embed',
+      tool_version: VERSION,
+      onnxruntime_version: e.description.onnxruntime,
+      model: e.description.spec,
+      model_source: e.description.source,
+      ...(e.description.convertedFrom ? { converted_from: e.description.convertedFrom, converted_model: e.description.dir } : {}),
+      ...record,
+      device: summary.device,
+      dim: summary.dim,
+      rows: summary.rows,
+      truncated_rows: summary.truncated,
+      records_total: recordsRead,
+      input_sha256: hasher.digest(),
+      settings_sha256: digest,
+      ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}),
+    };
+    sealing = true;
+    await sink.finish(meta, () => journalFile && removeJournal(journalFile));
+    setResumable(undefined);
     return summary;
   } catch (err) {
-    await (sink ? sink.abort() : output.discard());
+    // A failure after a durable commit (or in a resumed run) keeps what the journal committed, as
+    // a crash would: an hour of rows is not thrown away over a full disk. A failure before any
+    // commit, or while sealing the file, leaves nothing.
+    if (journalFile && committedRows !== undefined && !sealing) {
+      await (sink ? sink.keep!() : output.keep());
+      if (err instanceof AlbertEmbedError && !(resumed && err instanceof UsageError && !sink)) {
+        extendHint(err, `the ${committedRows.toLocaleString('en-US')} rows committed before are kept: rerun with --resume to continue, or without it to start over`);
+      }
+    } else {
+      await (sink ? sink.abort() : output.discard());
+      if (journalFile) removeJournal(journalFile);
+    }
+    setResumable(undefined);
     throw err;
   } finally {
     await embedder?.close();

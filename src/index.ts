@@ -6,6 +6,8 @@ export type { ExtractStats, ExtractSummary, ExtractIo } from './extract.js';
 export { describeModel } from './info.js';
 export type { CheckpointInfo, ModelInfo } from './info.js';
 export { convert } from './convert/run.js';
+export { mergeParts as merge } from './jobs/merge.js';
+export type { MergeResult } from './jobs/merge.js';
 export type { ConvertResult } from './convert/convert.js';
 export { resolveConvertSettings, resolveEmbedderSettings, resolveExtractSettings, DEFAULT_MODEL, OPTIONS } from './options.js';
 export type { ConvertOptions, ConvertSettings, EmbedderOptions, EmbedderSettings, ExtractOptions, ExtractSettings, PoolSettings } from './options.js';

@@ -11,6 +11,7 @@ import type { HubSettings } from './model/hub.js';
 import type { ModelSettings } from './model/model.js';
 import { DEVICES, type DeviceChoice } from './model/devices.js';
 import { formatFromPath, type OutputFormat } from './output/formats.js';
+import { resolveShard, type Shard } from './jobs/shard.js';
 import { POOLINGS, type Pooling } from './pipeline/pooling.js';
 
 export const DEFAULT_MODEL = 'Xenova/albert-base-v2';
@@ -213,6 +214,31 @@ export const OPTIONS = {
     check: text,
   },
   force: { name: 'force', flags: '--force', help: 'replace an existing output folder', default: false, check: flag },
+  mergedFile: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'the merged file, X.npz', check: text },
+  shard: { name: 'shard', flags: '--shard <i/n|auto>', help: 'embed only shard I of N (records r with r mod N = I), or take I and N from a Slurm array or Kubernetes Indexed Job', check: text },
+  shardCount: {
+    name: 'shardCount',
+    flags: '--shard-count <n>',
+    help: 'N for --shard auto in a Kubernetes Indexed Job (also ALBERT_EMBED_SHARD_COUNT)',
+    fromText: integerFromText,
+    check: positiveInteger(),
+  },
+  windowSize: {
+    name: 'windowSize',
+    flags: '--window <n>',
+    help: 'records read, length-sorted, embedded and written together; each is one durable commit of the journal',
+    default: DEFAULT_WINDOW,
+    fromText: integerFromText,
+    check: positiveInteger({ max: () => 1 << 20, why: () => 'a window of 1,048,576 records (memory grows with the window)' }),
+  },
+  resume: { name: 'resume', flags: '--resume', help: 'continue an interrupted run of the same command from its last committed window', default: false, check: flag },
+  journal: {
+    name: 'journal',
+    flags: '--no-journal',
+    help: 'do not commit progress durably after each window (no --resume afterwards; slightly faster)',
+    default: true,
+    check: flag,
+  },
   output: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'output: X.npy, X.npz, X.jsonl, or - for JSON Lines on stdout', check: text },
 } as const satisfies Record<string, OptionDef<unknown>>;
 
@@ -457,6 +483,16 @@ export interface ExtractOptions extends EmbedderOptions {
   idColumn?: string;
   /** X.npy, X.npz, X.jsonl / X.ndjson, or '-' for JSON Lines on stdout. */
   output: string;
+  /** 'I/N' or 'auto': embed only records r with r mod N = I (.npz output; merge joins the shards). */
+  shard?: string;
+  /** N for shard 'auto' under Kubernetes, which does not export it. */
+  shardCount?: number;
+  /** Records read, length-sorted, embedded and written together (default 2048). */
+  windowSize?: number;
+  /** Continue an interrupted run of the same command (its journal beside the output). */
+  resume?: boolean;
+  /** Commit progress durably after every window so that a later run can resume (default true). */
+  journal?: boolean;
 }
 
 export interface ExtractSettings {
@@ -469,17 +505,21 @@ export interface ExtractSettings {
   idColumn?: string;
   output: string;
   outputFormat: OutputFormat;
+  shard?: Shard;
+  resume: boolean;
+  /** Whether progress is committed durably (file outputs only). */
+  journal: boolean;
   /** Records tokenized and length-sorted together; bounds memory. */
   windowSize: number;
 }
 
-const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'textColumn', 'idColumn', 'output'] as const;
+const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'textColumn', 'idColumn', 'output', 'shard', 'shardCount', 'windowSize', 'resume', 'journal'] as const;
 
 /** Validates extract options (library or CLI) into the settings the job runs on. */
 export function resolveExtractSettings(options: ExtractOptions, env: Env = process.env, naming: Naming = 'library'): ExtractSettings {
   const o = plainObject(options, 'extract options');
   if (naming === 'library') rejectUnknown(o, EXTRACT_KEYS, 'extract');
-  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, textColumn: _tc, idColumn: _ic, output: _o, ...embedderOptions } = o;
+  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, textColumn: _tc, idColumn: _ic, output: _o, shard: _s, shardCount: _sc, windowSize: _w, resume: _r, journal: _j, ...embedderOptions } = o;
   const embedder = resolveEmbedderSettings(embedderOptions as EmbedderOptions, env, naming);
   const inputs = rawInputs === undefined ? ['-'] : rawInputs;
   if (!Array.isArray(inputs) || inputs.length === 0) throw new UsageError(`inputs must be a non-empty array of paths, got ${show(inputs)}`);
@@ -512,6 +552,22 @@ export function resolveExtractSettings(options: ExtractOptions, env: Env = proce
   if (inputs.includes('-') && formatOf('-', inputFormat) === 'parquet') {
     throw new UsageError('Parquet cannot be read from stdin (its index is at the end of the file)', 'pass the .parquet file as a FILE argument');
   }
+  const shardCount = o.shardCount === undefined ? undefined : resolve('shardCount', o.shardCount, naming);
+  const shard = o.shard === undefined ? undefined : resolveShard(resolve('shard', o.shard, naming), env, shardCount, naming);
+  if (shard && (inputs.includes('-') || outputFormat !== 'npz')) {
+    throw new UsageError(
+      `${labelOf('shard', naming)} needs input files and an .npz output${inputs.includes('-') ? ': stdin cannot be split the same way on every run' : ` (the parts carry their record numbers for merge), not ${output}`}`,
+      'pass the input files, and -o part-I.npz; join the parts with albert-embed merge',
+    );
+  }
+  const resumeRun = resolve('resume', o.resume, naming);
+  const journal = resolve('journal', o.journal, naming);
+  if (resumeRun && (inputs.includes('-') || output === '-' || !journal)) {
+    throw new UsageError(
+      `${labelOf('resume', naming)} continues a file output from input files: ${inputs.includes('-') ? 'stdin cannot be read again' : output === '-' ? 'stdout cannot be taken back' : 'the journal is off'}`,
+      'resume runs that read files and write a .npy, .npz or .jsonl file',
+    );
+  }
   return {
     embedder,
     inputs: [...inputs] as string[],
@@ -522,6 +578,9 @@ export function resolveExtractSettings(options: ExtractOptions, env: Env = proce
     idColumn,
     output,
     outputFormat,
-    windowSize: DEFAULT_WINDOW,
+    shard,
+    resume: resumeRun,
+    journal: journal && output !== '-',
+    windowSize: resolve('windowSize', o.windowSize, naming),
   };
 }

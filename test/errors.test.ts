@@ -197,7 +197,10 @@ describe.each(cases)('$name', ({ args, setup, input, code, message, hint }) => {
 });
 
 describe('an input that goes away while it waits its turn', () => {
-  it('is an input error naming it, not an internal one', async () => {
+  it.each([
+    ['--no-journal: nothing is left', false],
+    ['a journal: the committed window is kept for --resume, and the hint says so', true],
+  ])('is an input error naming it, not an internal one (%s)', async (_what, journal) => {
     const dir = tempDir();
     const first = join(dir, 'first.txt');
     const second = join(dir, 'second.txt');
@@ -206,55 +209,14 @@ describe('an input that goes away while it waits its turn', () => {
     writeFileSync(second, 'more\n');
     const { runExtract } = await import('../src/extract.js');
     const { resolveExtractSettings } = await import('../src/options.js');
-    const settings = resolveExtractSettings({ inputs: [first, second], output: join(dir, 'out.npy'), model: TINY_EN });
+    const settings = resolveExtractSettings({ inputs: [first, second], output: join(dir, 'out.npy'), model: TINY_EN, journal });
     const err = await runExtract(settings, { stdin: process.stdin, stdout: process.stdout, notice: () => {}, onProgress: () => rmSync(second, { force: true }) }).catch((e: unknown) => e);
     expect(err).toMatchObject({ exitCode: 3, message: expect.stringMatching(/^input .*second\.txt cannot be read: ENOENT/) });
-    expect(readdirSync(dir).sort()).toEqual(['first.txt']);
-  });
-});
-
-describe('the exit-code table', () => {
-  it('every code but 0, 1 and 130 has a case above, and README.md lists each with the same meaning', () => {
-    const covered = new Set(cases.map((c) => c.code));
-    for (const code of [ExitCode.usage, ExitCode.input, ExitCode.model, ExitCode.output, ExitCode.inference]) expect(covered.has(code), `exit ${code}`).toBe(true);
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('## Exit codes'));
-    for (const code of Object.values(ExitCode)) expect(table, `README row for ${code}`).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
-  });
-});
-
-describe('--device cuda', () => {
-  const providerInstalled = existsSync(join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'));
-  it(providerInstalled ? 'runs where the CUDA provider is installed' : 'fails with exit 5 and says what to install', async () => {
-    const dir = tempDir();
-    const out = join(dir, 'out.npy');
-    const r = await runMain(['extract', en, '-o', out, '--model', TINY_EN, '--device', 'cuda']);
-    if (providerInstalled) {
-      expect(r.code, r.stderr).toBe(0);
+    if (!journal) {
+      expect(readdirSync(dir).sort()).toEqual(['first.txt']);
       return;
     }
-    expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/--device cuda: the CUDA execution provider cannot be loaded/);
-    expect(r.stderr).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
-    expect(r.stderr).toMatch(/CUDA 13 runtime and cuDNN 9/);
-    expect(existsSync(out)).toBe(false);
-    expect(readdirSync(dir)).toEqual([]);
-  });
-});
-
-describe('--verbose', () => {
-  it('adds the stack trace and the underlying error', async () => {
-    const r = await runMain(['extract', 'nope.txt', '-o', '-', '--model', TINY_EN, '--verbose']);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/\n\s+at /);
-    expect(r.stderr).toMatch(/caused by: Error: ENOENT: no such file or directory, stat 'nope\.txt'/);
-  });
-
-  it('an internal error is exit 1 with the hint to report it', async () => {
-    const { reportError } = await import('../src/cli/report.js');
-    let text = '';
-    const code = reportError(new TypeError('x is not a function'), { write: (t: string) => (text += t) } as never, false);
-    expect(code).toBe(1);
-    expect(text).toBe('albert-embed: internal error: x is not a function (hint: rerun with --verbose and report the stack trace)\n');
+    expect((err as { hint: string }).hint).toMatch(/the 2,048 rows committed before are kept: rerun with --resume to continue, or without it to start over$/);
+    expect(readdirSync(dir).sort()).toEqual([expect.stringMatching(/^\.out\.npy\.\d+\.[0-9a-f]{8}\.tmp$/), '.out.npy.journal', 'first.txt']);
   });
 });

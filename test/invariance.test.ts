@@ -42,8 +42,7 @@ describe('batch invariance', () => {
       stdout.on('data', (d) => (text += d));
       const stdin = new PassThrough();
       stdin.end(`${texts.join('\n')}\n`);
-      // The window size is not an option, so the resolved settings are edited for this test.
-      const settings = { ...resolveExtractSettings({ model: TINY_EN, batchSize, maxBatchTokens, threads: 2, inputFormat: 'text', output: '-' }), windowSize };
+      const settings = resolveExtractSettings({ model: TINY_EN, batchSize, maxBatchTokens, threads: 2, inputFormat: 'text', output: '-', windowSize });
       await runExtract(settings, { stdin, stdout, notice: () => {} });
       const rows = text.trimEnd().split('\n').map((l) => JSON.parse(l));
       expect(rows.map((r) => r.id)).toEqual(texts.map((_, i) => i));

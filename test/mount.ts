@@ -6,6 +6,8 @@ import { mkdirSync } from 'node:fs';
 
 export interface Mounted {
   path: string;
+  /** Grows (or shrinks) the file system in place: space freed on a full disk, files kept. */
+  resize(bytes: number): void;
   unmount(): void;
 }
 
@@ -18,6 +20,10 @@ export function mountTmpfs(path: string, options: { bytes: number; readOnly?: bo
   }
   return {
     path,
+    resize: (bytes) => {
+      const grown = spawnSync('mount', ['-o', `remount,size=${bytes}`, path], { encoding: 'utf8' });
+      if (grown.status !== 0) throw new Error(`cannot resize the tmpfs at ${path}: ${(grown.stderr || grown.error?.message || '').trim()}`);
+    },
     unmount: () => {
       spawnSync('umount', ['-l', path]);
     },

@@ -68,7 +68,7 @@ describe('numpy reads', () => {
     expect(z.meta.shape).toEqual([]);
     const meta = JSON.parse(z.meta.values);
     expect(meta).toMatchObject({ tool: 'albert-embed', model: TINY_EN, dtype: 'fp32', pooling: 'mean', normalize: false, max_length: 128, dim: 64, rows: texts.length, onnxruntime_version: '1.30.0' });
-    expect(Object.keys(meta.files_sha256)).toEqual(['config.json', 'tokenizer.json', 'onnx/model.onnx']);
+    expect(Object.keys(meta.files_sha256)).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']);
     // Every member's CRC-32 checks out (zipfile.testzip reads each one back).
     expect(numpy('import zipfile\nprint(json.dumps(zipfile.ZipFile(sys.argv[1]).testzip()))', out)).toBeNull();
   });

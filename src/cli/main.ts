@@ -33,6 +33,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       return 0;
     }
 
+    if (parsed.command === 'merge') {
+      const { mergeParts } = await import('../jobs/merge.js');
+      const result = await mergeParts(parsed.parts, parsed.target);
+      if (!quiet) io.stderr.write(`albert-embed: merged ${result.parts} parts, ${result.rows.toLocaleString('en-US')} rows, ${result.seconds.toFixed(2)} s -> ${result.output}\n`);
+      return 0;
+    }
+
     if (parsed.command === 'convert') {
       const { runConvert } = await import('../convert/run.js');
       const result = await runConvert(parsed.settings, notice);

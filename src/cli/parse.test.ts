@@ -35,6 +35,9 @@ describe('extract argv -> settings', () => {
       output: 'out.npz',
       outputFormat: 'npz',
       windowSize: 2048,
+      shard: undefined,
+      resume: false,
+      journal: true,
       embedder: {
         pooling: 'mean',
         normalize: false,

@@ -3,6 +3,7 @@
 // I/O beyond what `env` and `stdinIsTTY` tell it, so the whole flag surface is testable as a table.
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
+import { formatFromPath } from '../output/formats.js';
 import {
   OPTIONS,
   resolveConvertSettings,
@@ -27,6 +28,7 @@ export type ParsedCommand =
   | { command: 'extract'; settings: ExtractSettings; output: OutputSettings }
   | { command: 'info'; embedder: EmbedderSettings; json: boolean; output: OutputSettings }
   | { command: 'convert'; settings: ConvertSettings; output: OutputSettings }
+  | { command: 'merge'; parts: string[]; target: string; output: OutputSettings }
   | { command: 'exit'; code: number };
 
 export interface ParseContext {
@@ -66,12 +68,17 @@ const EXTRACT_FLAGS = [
   'precision',
   'batchSize',
   'maxBatchTokens',
+  'windowSize',
+  'shard',
+  'shardCount',
+  'resume',
+  'journal',
 ] as const satisfies readonly OptionName[];
 
 const CONVERT_FLAGS = ['modelFolder', 'force', 'cacheDir', 'revision', 'offline', 'threads'] as const satisfies readonly OptionName[];
 
 function withFlags(cmd: Command, names: readonly OptionName[]): Command {
-  for (const name of names) cmd.addOption(flag(name, name === 'output' || name === 'modelFolder'));
+  for (const name of names) cmd.addOption(flag(name, name === 'output' || name === 'modelFolder' || name === 'mergedFile'));
   return cmd
     .addOption(new Option('-q, --quiet', 'no progress and no summary on stderr'))
     .addOption(new Option('--verbose', 'stack traces and the underlying errors'));
@@ -123,6 +130,18 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
   ).action((checkpoint: string, raw: Record<string, unknown>) => {
     const options = { ...pick(raw, CONVERT_FLAGS), checkpoint } as ConvertOptions;
     onParsed({ command: 'convert', settings: deepFreeze(resolveConvertSettings(options, ctx.env, 'cli')), output: outputSettings(raw) });
+  });
+
+  withFlags(
+    program
+      .command('merge')
+      .description('join the .npz parts of a sharded extract (--shard I/N) into the file one run would have written')
+      .argument('<parts...>', 'the .npz parts, in any order'),
+    ['mergedFile'],
+  ).action((parts: string[], raw: Record<string, unknown>) => {
+    const target = raw.output as string;
+    if (formatFromPath(target) !== 'npz') throw new UsageError(`-o ${target}: merge writes .npz`, 'name the output X.npz');
+    onParsed({ command: 'merge', parts, target, output: outputSettings(raw) });
   });
 
   withFlags(program.command('info').description('describe a model: files, dtypes, dimensions, tokenizer, graph inputs and outputs'), MODEL_FLAGS)

@@ -5,10 +5,14 @@ import type { ExtractStats, ExtractSummary } from '../extract.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** Rates of this run's own work: what a resumed run found done is not counted as done now. */
 function rates(stats: ExtractStats) {
   const seconds = Math.max(stats.seconds, 1e-9);
-  const padding = stats.paddedTokens > 0 ? 1 - stats.tokens / stats.paddedTokens : 0;
-  return { rowsPerSecond: stats.rows / seconds, tokensPerSecond: stats.tokens / seconds, padding };
+  const before = stats.resumed ?? { rows: 0, tokens: 0, paddedTokens: 0 };
+  const tokens = stats.tokens - before.tokens;
+  const padded = stats.paddedTokens - before.paddedTokens;
+  const padding = padded > 0 ? 1 - tokens / padded : 0;
+  return { rowsPerSecond: (stats.rows - before.rows) / seconds, tokensPerSecond: tokens / seconds, padding };
 }
 
 function clock(seconds: number): string {
@@ -30,8 +34,9 @@ export function summaryLine(summary: ExtractSummary): string {
   const r = rates(summary);
   const truncated = summary.truncated > 0 ? `, ${count(summary.truncated)} truncated to ${summary.maxLength} tokens` : ', none truncated';
   const target = summary.output === '-' ? 'stdout' : summary.output;
+  const resumed = summary.resumed ? ` (${count(summary.resumed.rows)} of them done before, resumed)` : '';
   return (
-    `albert-embed: ${count(summary.rows)} rows, ${count(summary.tokens)} tokens${truncated}, ` +
+    `albert-embed: ${count(summary.rows)} rows${resumed}, ${count(summary.tokens)} tokens${truncated}, ` +
     `${summary.seconds.toFixed(2)} s, ${r.rowsPerSecond.toFixed(1)} rows/s, ${count(r.tokensPerSecond)} tokens/s, ` +
     `padding ${(r.padding * 100).toFixed(1)}%, ${summary.dim}-d on ${summary.device} -> ${target}`
   );

@@ -1,6 +1,7 @@
 // Input records from text files (one record per line) or JSON Lines, from files or stdin.
 import { createReadStream, statSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import type { InputHasher } from '../jobs/fingerprint.js';
 import { InputError, errorMessage } from '../errors.js';
 import { readCsv } from './csv.js';
 import { formatOf, type InputFormat } from './formats.js';
@@ -35,6 +36,8 @@ export interface InputSpec {
    * record marked cut. JSON Lines records are always read whole (a field may follow the text).
    */
   maxTextBytes?: number;
+  /** Sees every input byte as it is read (the input's fingerprint). */
+  hasher?: InputHasher;
 }
 
 export const STDIN_NAME = '<stdin>';
@@ -102,6 +105,15 @@ async function* readFailures<T>(lines: AsyncGenerator<T>, source: string): Async
   }
 }
 
+/** The chunks of `stream`, each shown to `hasher` on the way through. */
+async function* tapped(stream: AsyncIterable<Buffer | string>, hasher: InputHasher): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    hasher.update(bytes);
+    yield bytes;
+  }
+}
+
 /** Total bytes of the inputs, or undefined when one of them is stdin. */
 export function totalBytes(files: readonly string[]): number | undefined {
   if (files.includes('-')) return undefined;
@@ -128,6 +140,8 @@ async function* lineRecords(stream: Readable, source: string, format: 'text' | '
 /** The records of one table input (CSV, TSV, Parquet): rows, ids from --id-column or numbered. */
 async function* tableRecords(file: string, stream: () => Readable, source: string, format: 'csv' | 'tsv' | 'parquet', spec: InputSpec, first: number): AsyncGenerator<TextRecord> {
   const columns = { text: spec.textColumn, id: spec.idColumn };
+  // Parquet is read by byte ranges, not in order: its fingerprint takes one read of its own.
+  if (format === 'parquet') await spec.hasher?.wholeFile(file);
   const rows = format === 'parquet' ? readParquet(file, columns) : readCsv(stream(), source, format === 'csv' ? ',' : '\t', columns);
   let index = first;
   for await (const row of rows) {
@@ -143,7 +157,9 @@ export async function* readRecords(spec: InputSpec): AsyncGenerator<TextRecord> 
   for (const file of spec.files) {
     const source = file === '-' ? STDIN_NAME : file;
     const format = formatOf(file, spec.format);
-    const stream = () => (file === '-' ? spec.stdin : createReadStream(file, { highWaterMark: 1 << 20 }));
+    spec.hasher?.next();
+    const raw = () => (file === '-' ? spec.stdin : createReadStream(file, { highWaterMark: 1 << 20 }));
+    const stream = () => (spec.hasher ? Readable.from(tapped(raw(), spec.hasher), { objectMode: false }) : raw());
     const records = format === 'text' || format === 'jsonl' ? lineRecords(stream(), source, format, spec, index) : tableRecords(file, stream, source, format, spec, index);
     let end = 0;
     for await (const record of readFailures(records, source)) {

@@ -13,6 +13,13 @@ const openTemps = new Set<string>();
 /** Outputs being renamed into place, and those already there: what a signal can no longer undo. */
 let renaming = 0;
 let committed = 0;
+/** Set while a journal holds committed progress that a signal should leave for --resume. */
+let resumable: string | undefined;
+
+/** What a signal now leaves behind for --resume (undefined: nothing). */
+export function setResumable(note: string | undefined): void {
+  resumable = note;
+}
 
 function tempBeside(target: string, suffix: string): string {
   // The name is cut so that the temporary name fits wherever the target's does (255 bytes).
@@ -98,7 +105,11 @@ export class AtomicFile implements PositionalFile {
     private readonly mode: number | undefined,
   ) {}
 
-  static async create(target: string): Promise<AtomicFile> {
+  /**
+   * A new temporary file beside `target`, or with `resume`, the temporary file of an interrupted
+   * run cut back to the length its journal committed.
+   */
+  static async create(target: string, resume?: { temp: string; length: number }): Promise<AtomicFile> {
     let temp: string | undefined;
     try {
       const destination = finalTarget(target);
@@ -108,10 +119,16 @@ export class AtomicFile implements PositionalFile {
       // instead of writing to it.
       if (kind === 'a directory') throw new Error('it is a directory');
       if (kind) throw new OutputError(`-o ${target} is ${kind}; albert-embed writes regular files (it renames a finished file into place)`, 'write JSON Lines to a pipe or device with -o - instead');
+      const mode = existing ? existing.mode & 0o7777 : undefined;
+      if (resume) {
+        const handle = await open(resume.temp, 'r+');
+        await handle.truncate(resume.length);
+        return new AtomicFile(target, destination, resume.temp, handle, mode);
+      }
       temp = tempBeside(destination, 'tmp');
       // Tracked before it exists: a signal between creating and tracking it would leave it behind.
       openTemps.add(temp);
-      return new AtomicFile(target, destination, temp, await open(temp, 'wx'), existing ? existing.mode & 0o7777 : undefined);
+      return new AtomicFile(target, destination, temp, await open(temp, 'wx'), mode);
     } catch (err) {
       if (temp) openTemps.delete(temp);
       if (err instanceof OutputError) throw err;
@@ -127,12 +144,34 @@ export class AtomicFile implements PositionalFile {
     }
   }
 
-  /** fsync, rename onto the target, fsync the folder; on any failure the temp file is removed. */
-  async commit(): Promise<void> {
+  /** Flushes what was written to the disk (a journal commit), every write checked first. */
+  async sync(): Promise<void> {
+    try {
+      await this.handle.datasync();
+    } catch (err) {
+      throw outputFailure(this.target, 'flushing to disk failed', err);
+    }
+  }
+
+  /**
+   * From now on the temp file belongs to a journal: a signal leaves it for --resume (as does
+   * close(); discard() removes it).
+   */
+  keepOnSignal(): void {
+    openTemps.delete(this.temp);
+  }
+
+  /**
+   * fsync, rename onto the target, fsync the folder; on any failure the temp file is removed.
+   * `beforeRename` runs once the file is complete on disk (a journal is dropped there: a crash
+   * after it leaves a complete file or nothing to resume, never a journal of a finished run).
+   */
+  async commit(beforeRename?: () => void): Promise<void> {
     try {
       if (this.mode !== undefined) await this.handle.chmod(this.mode);
       await this.handle.sync();
       await this.handle.close();
+      beforeRename?.();
     } catch (err) {
       await this.discard();
       throw outputFailure(this.target, 'flushing the finished file failed', err);
@@ -160,6 +199,12 @@ export class AtomicFile implements PositionalFile {
     }
   }
 
+  /** Closes the temp file and leaves it where it is, for a journal's --resume. */
+  async close(): Promise<void> {
+    openTemps.delete(this.temp);
+    await this.handle.close().catch(() => {});
+  }
+
   async discard(): Promise<void> {
     openTemps.delete(this.temp);
     await this.handle.close().catch(() => {});
@@ -170,18 +215,30 @@ export class AtomicFile implements PositionalFile {
    * A scratch file beside the target for data that must wait for the end of the run; it is
    * removed by its own discard() and, like the temp file, on a signal.
    */
-  async scratch(): Promise<ScratchFile> {
-    const path = tempBeside(this.destination, 'scratch');
+  async scratch(resume?: { path: string; length: number }): Promise<ScratchFile> {
+    const path = resume?.path ?? tempBeside(this.destination, 'scratch');
     let handle: FileHandle;
-    openTemps.add(path);
+    if (!resume) openTemps.add(path);
     try {
-      handle = await open(path, 'wx+');
+      handle = await open(path, resume ? 'r+' : 'wx+');
+      if (resume) await handle.truncate(resume.length);
     } catch (err) {
       openTemps.delete(path);
-      throw new OutputError(`-o ${this.target}: cannot create a scratch file beside it: ${errorMessage(err)}`, writeHint(err), { cause: err });
+      throw new OutputError(`-o ${this.target}: cannot ${resume ? 'reopen' : 'create'} a scratch file beside it: ${errorMessage(err)}`, writeHint(err), { cause: err });
     }
     const target = this.target;
     return {
+      path,
+      async sync() {
+        try {
+          await handle.datasync();
+        } catch (err) {
+          throw outputFailure(target, 'flushing its scratch file failed', err);
+        }
+      },
+      keepOnSignal() {
+        openTemps.delete(path);
+      },
       async writeAt(bytes, position) {
         try {
           await writeFully(handle, bytes, position);
@@ -196,6 +253,10 @@ export class AtomicFile implements PositionalFile {
           throw outputFailure(target, 'reading its scratch file back failed', err);
         }
       },
+      async close() {
+        openTemps.delete(path);
+        await handle.close().catch(() => {});
+      },
       async discard() {
         openTemps.delete(path);
         await handle.close().catch(() => {});
@@ -206,7 +267,12 @@ export class AtomicFile implements PositionalFile {
 }
 
 export interface ScratchFile extends PositionalFile {
+  readonly path: string;
   readAt(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  sync(): Promise<void>;
+  keepOnSignal(): void;
+  /** Closes the file and leaves it where it is, for a journal's --resume. */
+  close(): Promise<void>;
   discard(): Promise<void>;
 }
 
@@ -228,5 +294,6 @@ export function discardOpenOutputsSync(): string {
   openTemps.clear();
   if (renaming > 0) return '; the finished output was being moved into place, so it may or may not have replaced the old one';
   if (committed > 0) return '; the output had already been written in full';
+  if (resumable) return `; no output file was written, and ${resumable}`;
   return '; no output file was written';
 }

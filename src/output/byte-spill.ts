@@ -8,7 +8,12 @@ const CHUNK = 16 << 20;
 export class ByteSpill {
   length = 0;
 
-  constructor(private readonly file: ScratchFile) {}
+  constructor(
+    readonly file: ScratchFile,
+    resumeLength = 0,
+  ) {
+    this.length = resumeLength;
+  }
 
   async append(bytes: Uint8Array): Promise<void> {
     await this.file.writeAt(bytes, this.length);

@@ -48,3 +48,48 @@ export function unicodeNpy(values: readonly string[], shape: readonly number[] =
   codepoints.forEach((cps, i) => data.set(cps, i * width));
   return encodeNpy(`<U${width}`, shape, new Uint8Array(data.buffer));
 }
+
+export interface NpyHeader {
+  descr: string;
+  shape: number[];
+  /** Bytes from the start of the .npy data to its first array byte. */
+  headerLength: number;
+}
+
+/**
+ * The header of a .npy written by numpy or by this module (format 1.0 or 2.0): descr and shape of
+ * a C-order array. Throws on anything else (Fortran order, structured dtypes).
+ */
+export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 10 || !buf.subarray(0, 6).equals(MAGIC.subarray(0, 6))) throw new Error('not a .npy array (no magic)');
+  const major = buf[6];
+  const lengthBytes = major === 1 ? 2 : 4;
+  const length = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = 8 + lengthBytes;
+  if (buf.length < start + length) throw new Error('.npy header cut short');
+  const dict = buf.toString('latin1', start, start + length);
+  const descr = /'descr':\s*'([^']+)'/.exec(dict)?.[1];
+  const fortran = /'fortran_order':\s*(True|False)/.exec(dict)?.[1];
+  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(dict)?.[1];
+  if (!descr || fortran === undefined || shapeText === undefined) throw new Error(`.npy header ${JSON.stringify(dict.trim())} is not understood`);
+  if (fortran === 'True') throw new Error('.npy array in Fortran order');
+  const shape = shapeText.split(',').map((d) => d.trim()).filter(Boolean).map(Number);
+  return { descr, shape, headerLength: start + length };
+}
+
+/** A 0-d or 1-d '<U{n}' array's strings (UTF-32LE code points, zero-padded). */
+export function decodeUnicode(data: Uint8Array, width: number): string[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: string[] = [];
+  for (let at = 0; at + width * 4 <= data.byteLength; at += width * 4) {
+    let text = '';
+    for (let i = 0; i < width; i++) {
+      const cp = view.getUint32(at + i * 4, true);
+      if (cp === 0) break;
+      text += String.fromCodePoint(cp);
+    }
+    out.push(text);
+  }
+  return out;
+}

@@ -3,16 +3,24 @@
 // known only at the end, and ZIP entries cannot interleave with the embeddings still streaming.
 // On disk they cost a few bytes a row; in memory they would grow with the input.
 //
-// Record layout: uint32 id byte length, int32 token count, uint8 truncated, int32 windows, id as
-// UTF-16LE (not UTF-8: an id with a lone surrogate must come back as it went in).
+// Record layout: uint32 id byte length, int32 token count, uint8 truncated, int32 windows, int64
+// record number, id as UTF-16LE (not UTF-8: an id with a lone surrogate must come back as it
+// went in).
 import type { ScratchFile } from './atomic-file.js';
 import { idText, type RecordId } from '../input/record-id.js';
 
-const FIXED = 13;
+const FIXED = 21;
 
-export type SpilledColumn = 'ids' | 'token_counts' | 'truncated' | 'chunks' | 'offsets';
+export interface SpillState {
+  path: string;
+  position: number;
+  rows: number;
+  idWidth: number;
+}
+
+export type SpilledColumn = 'ids' | 'token_counts' | 'truncated' | 'chunks' | 'record_numbers' | 'offsets';
 /** Bytes per row of each fixed-width column (ids: 4 per code point of the longest id). */
-const COLUMN_BYTES: Partial<Record<SpilledColumn, number>> = { token_counts: 4, truncated: 1, chunks: 4, offsets: 8 };
+const COLUMN_BYTES: Partial<Record<SpilledColumn, number>> = { token_counts: 4, truncated: 1, chunks: 4, record_numbers: 8, offsets: 8 };
 const READ_CHUNK = 1 << 20;
 const CHUNK_BYTES = 16 << 20;
 
@@ -22,13 +30,27 @@ export class RowSpill {
   idWidth = 1;
   private position = 0;
 
-  /** readChunk: bytes read back at a time (small in tests, to cross record boundaries). */
+  /**
+   * readChunk: bytes read back at a time (small in tests, to cross record boundaries); `resume`:
+   * where a journal says an interrupted run's spill stood.
+   */
   constructor(
     private readonly file: ScratchFile,
     private readonly readChunk = READ_CHUNK,
-  ) {}
+    resume?: SpillState,
+  ) {
+    if (resume) ({ position: this.position, rows: this.rows, idWidth: this.idWidth } = resume);
+  }
 
-  async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>, chunks?: ArrayLike<number>): Promise<void> {
+  state(): SpillState {
+    return { path: this.file.path, position: this.position, rows: this.rows, idWidth: this.idWidth };
+  }
+
+  get scratch(): ScratchFile {
+    return this.file;
+  }
+
+  async append(ids: readonly RecordId[], tokenCounts: ArrayLike<number>, truncated: ArrayLike<boolean>, chunks?: ArrayLike<number>, records?: ArrayLike<number>): Promise<void> {
     const texts = ids.map(idText);
     let size = 0;
     for (const text of texts) size += FIXED + 2 * text.length;
@@ -40,6 +62,7 @@ export class RowSpill {
       block.writeInt32LE(tokenCounts[i], at + 4);
       block[at + 8] = truncated[i] ? 1 : 0;
       block.writeInt32LE(chunks?.[i] ?? 1, at + 9);
+      block.writeBigInt64LE(BigInt(records?.[i] ?? this.rows + i), at + 13);
       at += FIXED + length;
       // UTF-16 units bound code points from above; count exactly only when that bound is a new maximum.
       if (text.length > this.idWidth) this.idWidth = Math.max(this.idWidth, [...text].length);
@@ -97,6 +120,7 @@ export class RowSpill {
       } else if (name === 'token_counts') out.writeInt32LE(data.readInt32LE(at + 4), start);
       else if (name === 'truncated') out[start] = data[at + 8];
       else if (name === 'chunks') out.writeInt32LE(data.readInt32LE(at + 9), start);
+      else if (name === 'record_numbers') out.writeBigInt64LE(data.readBigInt64LE(at + 13), start);
       else {
         offset += BigInt(data.readInt32LE(at + 4));
         out.writeBigInt64LE(offset, start);

@@ -10,9 +10,9 @@ import type { OutputFormat } from './formats.js';
 import { jsonLines } from './jsonl.js';
 import { STREAMED_HEADER_SIZE, npyHeader, unicodeNpy, type NpyDescr } from './npy.js';
 import { bytesOf, encodeRows, precisionDescr, rowWidth } from './precision.js';
-import { RowSpill, type SpilledColumn } from './row-spill.js';
+import { RowSpill, type SpilledColumn, type SpillState } from './row-spill.js';
 import { writeToStream } from './stream.js';
-import { ZipWriter, type OpenEntry } from './zip.js';
+import { entryEnd, ZipWriter, type EntryState, type OpenEntry } from './zip.js';
 
 export interface RowBlock {
   ids: readonly RecordId[];
@@ -21,6 +21,8 @@ export interface RowBlock {
   truncated: ArrayLike<boolean>;
   /** Windows per record (1 unless chunked). */
   chunks: ArrayLike<number>;
+  /** Each record's number in the whole input (from 0), for the parts of a sharded run. */
+  records?: ArrayLike<number>;
   /** Pooled rows: [ids.length, dim] float32, row-major. */
   rows?: Float32Array;
   /** Token vectors (--pooling none): each record's [tokens, dim] matrix and its token ids. */
@@ -36,12 +38,37 @@ export interface RowShape {
   tokens: boolean;
   /** Whether records carry window counts worth writing (--overflow chunk). */
   chunks: boolean;
+  /** Whether to write each row's record number (the part of a sharded run). */
+  recordNumbers?: boolean;
 }
+
+/** Where a file sink stands after a journal commit: enough to reopen it after a crash. */
+export type SinkState =
+  | { format: 'npy' | 'jsonl'; temp: string; position: number; rows: number }
+  | {
+      format: 'npz';
+      temp: string;
+      entry: EntryState;
+      spill: SpillState;
+      tokenIds?: { path: string; length: number };
+      rows: number;
+      tokenRows: number;
+    };
 
 export interface RowSink {
   write(block: RowBlock): Promise<void>;
+  /**
+   * Flushes everything written so far to disk and returns where the sink stands, for a journal
+   * (file sinks only); its files are left for --resume on a signal from then on.
+   */
+  checkpoint?(): Promise<SinkState>;
   /** Seals the output; `meta` is stored where the format has room for it (.npz). */
-  finish(meta: Record<string, unknown>): Promise<void>;
+  finish(meta: Record<string, unknown>, beforeRename?: () => void): Promise<void>;
+  /**
+   * Closes the files and leaves them as a journal committed them, for --resume (file sinks after a
+   * checkpoint only).
+   */
+  keep?(): Promise<void>;
   /** Drops everything written so far. Safe to call after a failure, and more than once. */
   abort(): Promise<void>;
 }
@@ -49,15 +76,18 @@ export interface RowSink {
 abstract class FileSink implements RowSink {
   protected constructor(protected readonly file: AtomicFile) {}
   abstract write(block: RowBlock): Promise<void>;
+  abstract checkpoint(): Promise<SinkState>;
   protected abstract seal(meta: Record<string, unknown>): Promise<void>;
 
   /** Removes whatever the sink keeps besides the output file; runs once the output is settled. */
   protected async release(): Promise<void> {}
+  /** Closes whatever the sink keeps besides the output file, leaving it for --resume. */
+  protected async closeScratch(): Promise<void> {}
 
-  async finish(meta: Record<string, unknown>): Promise<void> {
+  async finish(meta: Record<string, unknown>, beforeRename?: () => void): Promise<void> {
     try {
       await this.seal(meta);
-      await this.file.commit();
+      await this.file.commit(beforeRename);
     } catch (err) {
       await this.file.discard();
       throw outputFailure(this.file.target, 'write failed', err);
@@ -69,6 +99,11 @@ abstract class FileSink implements RowSink {
   async abort(): Promise<void> {
     await this.file.discard();
     await this.release();
+  }
+
+  async keep(): Promise<void> {
+    await this.file.close();
+    await this.closeScratch();
   }
 }
 
@@ -96,8 +131,16 @@ class NpySink extends FileSink {
   constructor(
     file: AtomicFile,
     private readonly shape: RowShape,
+    resume?: { position: number; rows: number },
   ) {
     super(file);
+    if (resume) ({ position: this.position, rows: this.rows } = resume);
+  }
+
+  async checkpoint(): Promise<SinkState> {
+    await this.file.sync();
+    this.file.keepOnSignal();
+    return { format: 'npy', temp: this.file.temp, position: this.position, rows: this.rows };
   }
 
   async write(block: RowBlock): Promise<void> {
@@ -133,16 +176,39 @@ class NpzSink extends FileSink {
     super(file);
   }
 
-  static async create(file: AtomicFile, shape: RowShape, forceZip64: boolean): Promise<NpzSink> {
+  static async create(file: AtomicFile, shape: RowShape, forceZip64: boolean, resume?: Extract<SinkState, { format: 'npz' }>): Promise<NpzSink> {
+    if (resume) {
+      const { zip, entry } = ZipWriter.resume(file, resume.entry, forceZip64);
+      const tokenIds = resume.tokenIds && new ByteSpill(await file.scratch(resume.tokenIds), resume.tokenIds.length);
+      const spill = new RowSpill(await file.scratch({ path: resume.spill.path, length: resume.spill.position }), undefined, resume.spill);
+      const sink = new NpzSink(file, shape, zip, entry, spill, tokenIds);
+      sink.rows = resume.rows;
+      sink.tokenRows = resume.tokenRows;
+      return sink;
+    }
     const zip = new ZipWriter(file, forceZip64);
     const values = await zip.begin(shape.tokens ? 'tokens.npy' : 'embeddings.npy', STREAMED_HEADER_SIZE);
     const tokenIds = shape.tokens ? new ByteSpill(await file.scratch()) : undefined;
     return new NpzSink(file, shape, zip, values, new RowSpill(await file.scratch()), tokenIds);
   }
 
+  async checkpoint(): Promise<SinkState> {
+    await Promise.all([this.file.sync(), this.spill.scratch.sync(), this.tokenIds?.file.sync()]);
+    for (const f of [this.file, this.spill.scratch, this.tokenIds?.file]) f?.keepOnSignal();
+    return {
+      format: 'npz',
+      temp: this.file.temp,
+      entry: this.values.state(),
+      spill: this.spill.state(),
+      ...(this.tokenIds ? { tokenIds: { path: this.tokenIds.file.path, length: this.tokenIds.length } } : {}),
+      rows: this.rows,
+      tokenRows: this.tokenRows,
+    };
+  }
+
   async write(block: RowBlock): Promise<void> {
     await this.values.write(storedValues(block, this.shape));
-    await this.spill.append(block.ids, block.tokenCounts, block.truncated, block.chunks);
+    await this.spill.append(block.ids, block.tokenCounts, block.truncated, block.chunks, block.records);
     if (block.tokens) {
       for (const ids of block.tokens.tokenIds) {
         await this.tokenIds!.append(bytesOf(ids));
@@ -173,6 +239,7 @@ class NpzSink extends FileSink {
     await this.addColumn('token_counts', '<i4');
     await this.addColumn('truncated', '|b1');
     if (this.shape.chunks) await this.addColumn('chunks', '<i4');
+    if (this.shape.recordNumbers) await this.addColumn('record_numbers', '<i8');
     await this.zip.add('meta.npy', unicodeNpy([JSON.stringify(meta)], []));
     await this.zip.close();
   }
@@ -181,21 +248,35 @@ class NpzSink extends FileSink {
     await this.spill.discard();
     await this.tokenIds?.discard();
   }
+
+  protected override async closeScratch(): Promise<void> {
+    await this.spill.scratch.close();
+    await this.tokenIds?.file.close();
+  }
 }
 
 /** JSON Lines in a file: one object per row. */
 class JsonlFileSink extends FileSink {
   private position = 0;
+  private rows = 0;
   constructor(
     file: AtomicFile,
     private readonly shape: RowShape,
+    resume?: { position: number; rows: number },
   ) {
     super(file);
+    if (resume) ({ position: this.position, rows: this.rows } = resume);
   }
   async write(block: RowBlock): Promise<void> {
     const bytes = Buffer.from(jsonLines(block, this.shape));
     await this.file.writeAt(bytes, this.position);
     this.position += bytes.length;
+    this.rows += block.ids.length;
+  }
+  async checkpoint(): Promise<SinkState> {
+    await this.file.sync();
+    this.file.keepOnSignal();
+    return { format: 'jsonl', temp: this.file.temp, position: this.position, rows: this.rows };
   }
   protected async seal(): Promise<void> {}
 }
@@ -226,23 +307,29 @@ export interface PreparedOutput {
   open(shape: RowShape): Promise<RowSink>;
   /** Removes the temp file when the run fails before or after open(). */
   discard(): Promise<void>;
+  /** Closes the reopened temp file of a resumed run, leaving it for another --resume. */
+  keep(): Promise<void>;
 }
 
-/** Creates the temp file up front, so a bad -o fails before any model is loaded. */
-export async function prepareOutput(target: SinkTarget): Promise<PreparedOutput> {
+/**
+ * Creates the temp file up front, so a bad -o fails before any model is loaded; with `resume`,
+ * reopens the files of the interrupted run that a journal committed, cut back to that commit.
+ */
+export async function prepareOutput(target: SinkTarget, resume?: SinkState): Promise<PreparedOutput> {
   if (target.path === '-') {
-    return { open: async (shape) => new StreamSink(target.stdout, shape), discard: async () => {} };
+    return { open: async (shape) => new StreamSink(target.stdout, shape), discard: async () => {}, keep: async () => {} };
   }
-  const file = await AtomicFile.create(target.path);
+  if (resume && resume.format !== target.format) throw new Error(`a ${resume.format} journal for a ${target.format} output`);
+  const file = await AtomicFile.create(target.path, resume && { temp: resume.temp, length: resume.format === 'npz' ? entryEnd(resume.entry) : resume.position });
   return {
     async open(shape) {
       switch (target.format) {
         case 'npy':
-          return new NpySink(file, shape);
+          return new NpySink(file, shape, resume?.format === 'npy' ? resume : undefined);
         case 'npz':
-          return NpzSink.create(file, shape, target.forceZip64 ?? false);
+          return NpzSink.create(file, shape, target.forceZip64 ?? false, resume?.format === 'npz' ? resume : undefined);
         case 'jsonl':
-          return new JsonlFileSink(file, shape);
+          return new JsonlFileSink(file, shape, resume?.format === 'jsonl' ? resume : undefined);
         default: {
           const never: never = target.format;
           throw new Error(`unhandled output format ${never}`);
@@ -250,5 +337,6 @@ export async function prepareOutput(target: SinkTarget): Promise<PreparedOutput>
       }
     },
     discard: () => file.discard(),
+    keep: () => file.close(),
   };
 }

@@ -29,6 +29,27 @@ export interface OpenEntry {
   write(chunk: Uint8Array): Promise<void>;
   /** Writes the final head bytes (exactly headSize long) and seals the entry. */
   finish(head: Uint8Array): Promise<void>;
+  /** Where the entry stands: what a journal records to reopen it after a crash. */
+  state(): EntryState;
+}
+
+/** An open entry's position and the CRC and size of its body so far. */
+export interface EntryState {
+  name: string;
+  offset: number;
+  headSize: number;
+  bodyCrc: number;
+  bodySize: number;
+}
+
+/** Every local header here is 30 bytes, the name, and a 20-byte ZIP64 extra. */
+function localHeaderSize(name: string): number {
+  return 30 + Buffer.byteLength(name, 'utf8') + 20;
+}
+
+/** Where the archive ends while `entry` is its last, still open entry. */
+export function entryEnd(entry: EntryState): number {
+  return entry.offset + localHeaderSize(entry.name) + entry.headSize + entry.bodySize;
 }
 
 export class ZipWriter {
@@ -70,14 +91,32 @@ export class ZipWriter {
   }
 
   async begin(entryName: string, headSize: number): Promise<OpenEntry> {
-    const name = Buffer.from(entryName, 'utf8');
     const offset = this.position;
-    await this.append(this.localHeader(name, 0, 0));
-    const headOffset = this.position;
+    await this.append(this.localHeader(Buffer.from(entryName, 'utf8'), 0, 0));
     await this.append(Buffer.alloc(headSize));
-    let bodyCrc = 0;
-    let bodySize = 0;
+    return this.open({ name: entryName, offset, headSize, bodyCrc: 0, bodySize: 0 });
+  }
+
+  /**
+   * The first entry of an archive an interrupted run left, open again where its journal says it
+   * stood (only the first entry streams while rows are computed, so nothing precedes it).
+   */
+  static resume(file: PositionalFile, entry: EntryState, forceZip64 = false): { zip: ZipWriter; entry: OpenEntry } {
+    const zip = new ZipWriter(file, forceZip64);
+    const open = zip.open(entry);
+    zip.position = entryEnd(entry);
+    return { zip, entry: open };
+  }
+
+  private open(start: EntryState): OpenEntry {
+    const name = Buffer.from(start.name, 'utf8');
+    const { offset, headSize } = start;
+    const headOffset = offset + localHeaderSize(start.name);
+    let bodyCrc = start.bodyCrc;
+    let bodySize = start.bodySize;
+    const entryName = start.name;
     return {
+      state: () => ({ name: entryName, offset, headSize, bodyCrc, bodySize }),
       write: async (chunk) => {
         bodyCrc = crc32(chunk, bodyCrc);
         bodySize += chunk.length;
