@@ -8,18 +8,20 @@ import { fstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { openEmbedder, type Embedder } from './embedder.js';
-import { AlbertEmbedError, extendHint, UsageError } from './errors.js';
+import { AlbertEmbedError, extendHint, InputError, UsageError } from './errors.js';
 import { sha256File } from './hash.js';
 import { checkInputs, readRecords, totalBytes } from './input/records.js';
 import type { RecordId } from './input/record-id.js';
 import { removeDebris, stillRunning, thisProcess } from './jobs/debris.js';
-import { InputHasher, settingsChanges, settingsDigest } from './jobs/fingerprint.js';
+import { lockOutput } from './jobs/lock.js';
+import { InputHasher, prefixChanges, settingsChanges, settingsDigest } from './jobs/fingerprint.js';
 import { inputChanges, inputIdentity, JOURNAL_VERSION, journalPath, readJournal, removeJournal, writeJournal, type Journal } from './jobs/journal.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget, setResumable } from './output/atomic-file.js';
-import { prepareOutput, type RowSink } from './output/sinks.js';
+import { prepareOutput, type RowSink, type SinkState } from './output/sinks.js';
+import { entryEnd } from './output/zip.js';
 import { streamFd } from './output/stream.js';
 import type { BatchDone } from './pipeline/encoder.js';
 import type { Prepared } from './pipeline/record-encoder.js';
@@ -162,47 +164,63 @@ function checkOutputIsNotInput(settings: ExtractSettings, io: ExtractIo, naming:
   }
 }
 
-/** Where the journal of this run lives, when it keeps one: file outputs from input files. */
-function journalFor(settings: ExtractSettings): string | undefined {
-  if (!settings.journal || settings.output === '-' || settings.inputs.includes('-')) return undefined;
+/** The file -o names, links followed; undefined for stdout, or when it cannot be resolved (prepareOutput says why). */
+function destinationOf(settings: ExtractSettings): string | undefined {
+  if (settings.output === '-') return undefined;
   try {
-    return journalPath(finalTarget(settings.output));
+    return finalTarget(settings.output);
   } catch {
     return undefined;
   }
 }
 
+/** Whether this run keeps a journal: file outputs from input files, unless --no-journal. */
+function keepsJournal(settings: ExtractSettings): boolean {
+  return settings.journal && settings.output !== '-' && !settings.inputs.includes('-');
+}
+
+/** The on-disk length a journal's sink state vouches for, per file it names. */
+function committedLengths(sink: SinkState): Array<[string, number]> {
+  if (sink.format !== 'npz') return [[sink.temp, sink.position]];
+  return [[sink.temp, entryEnd(sink.entry)], [sink.spill.path, sink.spill.position], ...(sink.tokenIds ? [[sink.tokenIds.path, sink.tokenIds.length] as [string, number]] : [])];
+}
+
 /**
  * The interrupted run to continue (--resume), after checking it ran the same command on the same
- * input; without --resume, the debris of dead runs of this output is removed instead.
+ * input; whatever earlier runs left that is not continued is removed. Runs under the output's lock.
  */
-function pickUp(settings: ExtractSettings, journalFile: string | undefined, io: ExtractIo, naming: Naming): Journal | undefined {
-  if (!journalFile || settings.output === '-') return undefined;
-  const destination = finalTarget(settings.output);
-  const journal = settings.resume ? readJournal(journalFile) : undefined;
+async function pickUp(settings: ExtractSettings, destination: string, io: ExtractIo, naming: Naming): Promise<Journal | undefined> {
+  const flag = naming === 'cli' ? '--resume' : 'resume';
+  const journalFile = journalPath(destination);
+  const journal = settings.resume && keepsJournal(settings) ? readJournal(journalFile) : undefined;
   const keep = new Set<string>();
   if (journal) {
     const s = journal.sink;
+    if (journal.output !== destination) {
+      throw new UsageError(`${flag}: the journal ${journalFile} belongs to ${journal.output}, not ${destination}`, 'rerun without --resume to start over');
+    }
     if (s.format !== settings.outputFormat) {
-      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the interrupted run wrote ${s.format}, this one writes ${settings.outputFormat}`, 'rerun with the same -o, or without --resume to start over');
+      throw new UsageError(`${flag}: the interrupted run wrote ${s.format}, this one writes ${settings.outputFormat}`, 'rerun with the same -o, or without --resume to start over');
     }
-    for (const path of [s.temp, ...(s.format === 'npz' ? [s.spill.path, s.tokenIds?.path] : [])]) if (path) keep.add(path);
+    const shard = (x: { index: number; count: number } | null | undefined) => (x ? `${x.index}/${x.count}` : 'none');
+    if (shard(journal.shard) !== shard(settings.shard)) {
+      throw new UsageError(`${flag}: the interrupted run embedded shard ${shard(journal.shard)}, this one shard ${shard(settings.shard)}`, 'rerun with the same --shard, or without --resume to start over');
+    }
     if (stillRunning(journal.owner)) {
-      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: process ${journal.owner.pid} is still writing ${settings.output}`, 'wait for it to end, or stop it, then resume');
+      throw new UsageError(`${flag}: process ${journal.owner.pid} is still writing ${settings.output}`, 'wait for it to end, or stop it, then resume');
     }
-    const changes = inputChanges(journal, settings.inputs);
-    if (changes.length > 0) {
-      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: ${changes.join('; ')} since the interrupted run`, 'rerun without --resume to start over');
-    }
-    for (const path of keep) {
-      try {
-        statSync(path);
-      } catch {
-        throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the interrupted run's file ${path} is gone`, 'rerun without --resume to start over');
-      }
+    const identityChanges = inputChanges(journal, settings.inputs);
+    // Hashed again only when nothing else changed: an edit in place that kept size and time.
+    const changes = identityChanges.length > 0 ? identityChanges : await prefixChanges(settings.inputs, journal.inputPrefix);
+    if (changes.length > 0) throw new UsageError(`${flag}: ${changes.join('; ')} since the interrupted run`, 'rerun without --resume to start over');
+    for (const [path, length] of committedLengths(s)) {
+      const size = statSync(path, { throwIfNoEntry: false })?.size;
+      if (size === undefined) throw new UsageError(`${flag}: the interrupted run's file ${path} is gone`, 'rerun without --resume to start over');
+      if (size < length) throw new UsageError(`${flag}: the interrupted run's file ${path} holds ${size} bytes, fewer than the ${length} its journal committed`, 'rerun without --resume to start over');
+      keep.add(path);
     }
   } else {
-    if (settings.resume) io.notice(`--resume: no interrupted run of ${settings.output} to continue; starting from the first record`);
+    if (settings.resume) io.notice(`${flag}: no interrupted run of ${settings.output} to continue; starting from the first record`);
     removeJournal(journalFile);
   }
   removeDebris(destination, keep);
@@ -216,23 +234,42 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
   if (settings.inputs.includes('-') && !io.stdin) throw new UsageError("input '-' reads io.stdin, and extract() was given none", 'pass { stdin } in the io argument, or input paths');
   checkInputs(settings.inputs);
   checkOutputIsNotInput(settings, io, naming);
-  const journalFile = journalFor(settings);
-  const resumed = pickUp(settings, journalFile, io, naming);
-  const output = await prepareOutput({ path: settings.output, format: settings.outputFormat, stdout: io.stdout }, resumed?.sink);
+  const destination = destinationOf(settings);
+  const release = destination ? lockOutput(destination, settings.output, naming === 'cli' ? '-o' : 'output') : undefined;
+  try {
+    const resumed = destination ? await pickUp(settings, destination, io, naming) : undefined;
+    return await embedInto(settings, io, naming, started, destination, resumed);
+  } finally {
+    release?.();
+  }
+}
+
+/** Errors a rerun of the same command may not meet again: worth keeping committed windows for. */
+const mayPass = (err: unknown) => !(err instanceof InputError || err instanceof UsageError);
+
+async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Naming, started: number, destination: string | undefined, resumed: Journal | undefined): Promise<ExtractSummary> {
+  const flag = naming === 'cli' ? '--resume' : 'resume';
+  const journalFile = destination && keepsJournal(settings) ? journalPath(destination) : undefined;
+  const target = { path: settings.output, format: settings.outputFormat, stdout: io.stdout };
+  // A resumed run reopens (and cuts back) the interrupted run's files only once the settings are
+  // known to match: a refused resume touches nothing.
+  let output = resumed ? undefined : await prepareOutput(target);
+  if (resumed) setResumable(`the ${resumed.rows.toLocaleString('en-US')} rows done are kept: run the same command with --resume to continue`);
   let embedder: Embedder | undefined;
   let sink: RowSink | undefined;
-  // Rows the journal holds durably (undefined: nothing committed yet), and whether the file is
-  // being sealed (a failure then has already discarded it).
+  // Rows the journal holds durably (undefined: nothing committed yet), and whether the journal
+  // was dropped for the final rename (a failure after it leaves nothing to resume).
   let committedRows = resumed?.rows;
-  let sealing = false;
+  let journalDropped = false;
   try {
     embedder = await openEmbedder(settings.embedder, io.notice, naming);
     const e = embedder;
     const record = await rowSettings(settings, e);
     const digest = settingsDigest(record);
     if (resumed && resumed.settingsSha256 !== digest) {
-      throw new UsageError(`${naming === 'cli' ? '--resume' : 'resume'}: the settings changed since the interrupted run (${settingsChanges(resumed.settings, record).join('; ')})`, 'rerun with the same flags and model, or without --resume to start over');
+      throw new UsageError(`${flag}: the settings changed since the interrupted run (${settingsChanges(resumed.settings, record).join('; ')})`, 'rerun with the same flags and model, or without --resume to start over');
     }
+    output ??= await prepareOutput(target, resumed!.sink);
     const { pooling, overflow, precision } = settings.embedder;
     const { shard } = settings;
     sink = await output.open({ dim: e.dim, precision, tokens: pooling === 'none', chunks: overflow === 'chunk', recordNumbers: shard !== undefined });
@@ -280,6 +317,9 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       writeJournal(journalFile, {
         version: JOURNAL_VERSION,
         owner,
+        output: destination!,
+        shard: shard ?? null,
+        inputPrefix: hasher.prefix(),
         settings: record,
         settingsSha256: digest,
         inputs: identities,
@@ -379,22 +419,27 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
       settings_sha256: digest,
       ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}),
     };
-    sealing = true;
-    await sink.finish(meta, () => journalFile && removeJournal(journalFile));
+    const dropJournal = () => {
+      if (journalFile) removeJournal(journalFile);
+      journalDropped = true;
+    };
+    await sink.finish(meta, { beforeRename: dropJournal, keepOnFailure: journalFile !== undefined && committedRows !== undefined });
     setResumable(undefined);
     return summary;
   } catch (err) {
-    // A failure after a durable commit (or in a resumed run) keeps what the journal committed, as
-    // a crash would: an hour of rows is not thrown away over a full disk. A failure before any
-    // commit, or while sealing the file, leaves nothing.
-    if (journalFile && committedRows !== undefined && !sealing) {
-      await (sink ? sink.keep!() : output.keep());
-      if (err instanceof AlbertEmbedError && !(resumed && err instanceof UsageError && !sink)) {
-        extendHint(err, `the ${committedRows.toLocaleString('en-US')} rows committed before are kept: rerun with --resume to continue, or without it to start over`);
+    // A failure after a durable commit keeps what the journal committed, as a crash would: an hour
+    // of rows is not thrown away over a full disk, even one that fills while the file is sealed.
+    // Not so where the rerun must change the input or the command (and a resume would be
+    // refused), except in a resumed run: whatever refuses it leaves its files as they were.
+    const keep = journalFile !== undefined && committedRows !== undefined && !journalDropped && (resumed !== undefined || mayPass(err));
+    if (keep) {
+      await (sink ? sink.keep!() : output?.keep());
+      if (err instanceof AlbertEmbedError && mayPass(err)) {
+        extendHint(err, `the ${committedRows!.toLocaleString('en-US')} rows committed before are kept: rerun with --resume to continue, or without it to start over`);
       }
     } else {
-      await (sink ? sink.abort() : output.discard());
-      if (journalFile) removeJournal(journalFile);
+      await (sink ? sink.abort() : output?.discard());
+      if (journalFile && !resumed) removeJournal(journalFile);
     }
     setResumable(undefined);
     throw err;

@@ -3,11 +3,12 @@
 // with --resume ends with the uninterrupted run's file byte for byte; a resume refuses a changed
 // input or changed settings; a run that starts over clears what dead runs left behind.
 // (--shard auto under a real Slurm cluster: slurm-shards.test.ts.)
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveShard } from '../src/jobs/shard.js';
+import { STREAMED_HEADER_SIZE } from '../src/output/npy.js';
 import { BIN, numpy, runMain, tempDir, TINY_EN } from './helpers.js';
 import { mountTmpfs } from './mount.js';
 
@@ -42,22 +43,22 @@ describe('--shard I/N and merge', () => {
     JSON.stringify({ id: 99, text: '' }),
   ];
 
-  it.each<[string, string[], number]>([
-    ['mean pooling', [], 3],
-    ['mean pooling, more shards than records (empty parts)', [], 30],
-    ['token vectors (--pooling none)', ['--pooling', 'none'], 4],
-    ['chunked long texts at float16', ['--overflow', 'chunk', '--max-length', '8', '--precision', 'float16'], 2],
-    ['one shard', ['--normalize'], 1],
-  ])('%s: the merged parts are the single run byte for byte', async (_what, flags, count) => {
+  it.each<[string, string[], number, number]>([
+    ['mean pooling', [], 3, records.length],
+    ['mean pooling, more shards than records (empty parts)', [], 5, 3],
+    ['token vectors (--pooling none)', ['--pooling', 'none'], 4, records.length],
+    ['chunked long texts at float16', ['--overflow', 'chunk', '--max-length', '8', '--precision', 'float16'], 2, records.length],
+    ['one shard', ['--normalize'], 1, records.length],
+  ])('%s: the merged parts are the single run byte for byte', async (_what, flags, count, used) => {
     const dir = tempDir();
-    const input = writeInput(dir, 'in.jsonl', records);
+    const input = writeInput(dir, 'in.jsonl', records.slice(0, used));
     const common = ['extract', input, '--model', TINY_EN, '--window', '5', ...flags];
     await ok([...common, '-o', join(dir, 'single.npz')]);
     const parts = Array.from({ length: count }, (_, i) => join(dir, `part-${i}.npz`));
     for (let i = 0; i < count; i++) await ok([...common, '--shard', `${i}/${count}`, '-o', parts[i]]);
     // Any order on the command line.
     const r = await ok(['merge', ...parts.reverse(), '-o', join(dir, 'merged.npz')]);
-    expect(r.stderr).toMatch(new RegExp(`merged ${count} parts, ${records.length} rows`));
+    expect(r.stderr).toMatch(new RegExp(`merged ${count} parts, ${used} rows`));
     expect(bytes(join(dir, 'merged.npz')).equals(bytes(join(dir, 'single.npz')))).toBe(true);
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
   });
@@ -162,6 +163,53 @@ describe('merge refuses', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
   });
 
+  it('a part damaged inside an array (one byte of its embeddings): exit 3 naming the member, no output', async () => {
+    const p = await parts();
+    const bad = join(dir, 'damaged.npz');
+    const data = Buffer.from(bytes(p.a1));
+    const at = numpy(
+      `import zipfile
+z = zipfile.ZipFile(sys.argv[1]); i = z.getinfo('embeddings.npy')
+f = open(sys.argv[1], 'rb'); f.seek(i.header_offset); h = f.read(30)
+print(json.dumps(i.header_offset + 30 + int.from_bytes(h[26:28], 'little') + int.from_bytes(h[28:30], 'little') + i.file_size - 3))`,
+      p.a1,
+    ) as number;
+    data[at] ^= 0x10;
+    writeFileSync(bad, data);
+    const out = join(dir, 'merged-bad.npz');
+    const r = await runMain(['merge', p.a0, bad, '-o', out]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/part .*damaged\.npz: its embeddings member fails its CRC-32 check/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('token vectors whose counts do not add up (checksums rewritten to match): exit 3, no output', async () => {
+    const t0 = await part('t0.npz', inputA, '0/2', ['--pooling', 'none']);
+    const t1 = await part('t1.npz', inputA, '1/2', ['--pooling', 'none']);
+    const bad = join(dir, 't1-bad.npz');
+    // Rebuilt by Python's zipfile with token_counts[0] one lower: every CRC is right again.
+    numpy(
+      `import io, zipfile
+src = zipfile.ZipFile(sys.argv[1]); dst = zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_STORED)
+for name in src.namelist():
+    data = src.read(name)
+    if name == 'token_counts.npy':
+        a = numpy.load(io.BytesIO(data)); a[0] -= 1; b = io.BytesIO(); numpy.save(b, a); data = b.getvalue()
+    dst.writestr(name, data)
+dst.close(); print(1)`,
+      t1,
+      bad,
+    );
+    const out = join(dir, 'merged-t.npz');
+    const ok1 = await runMain(['merge', t0, t1, '-o', out]);
+    expect(ok1.code, ok1.stderr).toBe(0);
+    rmSync(out);
+    const r = await runMain(['merge', t0, bad, '-o', out]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/part .*t1-bad\.npz: its tokens member holds more than its rows and token counts account for/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('library misuse: a string for the parts, an output that is not .npz (UsageError)', async () => {
     const { merge } = await import('../src/index.js');
     await expect(merge('a0.npz' as unknown as string[], join(dir, 'm.npz'))).rejects.toMatchObject({ name: 'UsageError', exitCode: 2, message: 'merge takes an array of part paths' });
@@ -260,43 +308,67 @@ describe('--resume after SIGKILL', () => {
     expect(readdirSync(dir).sort()).toEqual(['in.txt', `out.${format}`, `reference.${format}`]);
   });
 
-  it('refuses a changed input or changed settings (exit 2, naming what changed), and keeps the run resumable', async () => {
+  it('refuses, with exit 2 naming what changed, a changed input, settings or shard, a journal of another output or cut-back files, and touches nothing', async () => {
     const dir = tempDir();
     const input = writeInput(dir, 'in.txt', text);
+    // A whole second as modification time, so that the test can put it back exactly.
+    const mtime = 1_700_000_000;
+    utimesSync(input, mtime, mtime);
     const out = join(dir, 'out.npz');
     const args = ['extract', input, '--model', TINY_EN, '--window', '8', '-o', out];
-    // While the run is still going, its files are its own.
+    // While the run is still going, its files are its own. (The in-process attempt is made with
+    // its modules loaded, so that it is quick while the run goes on.)
+    await import('../src/extract.js');
     let whileRunning: Awaited<ReturnType<typeof runMain>> | undefined;
     const killed = await killAt(args, out, 70, 0, 'SIGKILL', async () => {
       whileRunning = await runMain([...args, '--resume']);
     });
     expect(killed.killed).toBe(true);
     expect(whileRunning!.code, whileRunning!.stderr).toBe(2);
-    expect(whileRunning!.stderr).toMatch(/--resume: process \d+ is still writing .*out\.npz/);
+    expect(whileRunning!.stderr).toMatch(/-o .*out\.npz: process \d+ is writing it/);
+    // (The dead run's lock is taken over and released by each refused run; a journal draft is
+    // left when the kill lands while the journal is being written.)
+    const files = () => Object.fromEntries(readdirSync(dir).filter((f) => f.startsWith('.out.npz') && !/\.(lock|new)$/.test(f)).map((f) => [f, bytes(join(dir, f)).toString('base64')]));
+    const before = files();
+    expect(Object.keys(before).map((f) => f.replace(/\d+\.[0-9a-f]{8}/, 'ID')).sort()).toEqual(['.out.npz.ID.scratch', '.out.npz.ID.tmp', '.out.npz.journal']);
 
-    let r = await runMain([...args, '--resume', '--normalize']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/--resume: the settings changed since the interrupted run \(normalize false -> true\)/);
+    const refused = async (extra: string[], message: RegExp, argv = args) => {
+      const r = await runMain([...argv, ...extra]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    };
+    await refused(['--resume', '--normalize'], /--resume: the settings changed since the interrupted run \(normalize false -> true\)/);
+    await refused(['--resume', '--window', '9'], /window 8 -> 9/);
+    await refused(['--resume', '--shard', '0/2'], /--resume: the interrupted run embedded shard none, this one shard 0\/2/);
 
-    r = await runMain([...args.slice(0, -2), '--window', '9', '-o', out, '--resume']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/window 8 -> 9/);
+    // Another output's journal copied beside this one: not this output's run.
+    const other = join(dir, 'other.npz');
+    writeFileSync(join(dir, '.other.npz.journal'), bytes(join(dir, '.out.npz.journal')));
+    await refused(['--resume'], /--resume: the journal .*\.other\.npz\.journal belongs to .*out\.npz, not .*other\.npz/, [...args.slice(0, -1), other]);
+    writeFileSync(join(dir, '.other.npz.journal'), JSON.stringify({ version: 1, sink: { format: 'npz' } }));
+    await refused(['--resume'], /--resume: the journal .*\.other\.npz\.journal is damaged \(fields are missing or of the wrong type\)/, [...args.slice(0, -1), other]);
 
-    const { mtime, atime } = statSync(input);
-    writeFileSync(input, `${text.join('\n')}\nan extra line\n`);
-    r = await runMain([...args, '--resume']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/--resume: input .*in\.txt changed size \(\d+ -> \d+ bytes\) since the interrupted run/);
-
-    // The same size but edited (one word swapped for another of its length).
-    writeFileSync(input, `${text.join('\n').replace('the', 'cat')}\n`);
-    utimesSync(input, atime, new Date(mtime.getTime() + 5000));
-    r = await runMain([...args, '--resume']);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/input .*in\.txt was modified/);
+    const original = readFileSync(input);
+    writeFileSync(input, Buffer.concat([original, Buffer.from('an extra line\n')]));
+    await refused(['--resume'], /--resume: input .*in\.txt changed size \(\d+ -> \d+ bytes\) since the interrupted run/);
+    // Edited in place, one word for another of its length, with the old modification time put back:
+    // the bytes read before the interruption are hashed again as they are read, and differ.
+    writeFileSync(input, original.toString().replace('the', 'cat'));
+    utimesSync(input, mtime, mtime);
+    await refused(['--resume'], /--resume: input .*in\.txt changed \(its first [\d,]+ bytes differ\) since the interrupted run/);
+    utimesSync(input, mtime, mtime + 5);
+    await refused(['--resume'], /input .*in\.txt was modified/);
+    writeFileSync(input, original);
+    utimesSync(input, mtime, mtime);
     expect(existsSync(out)).toBe(false);
-    // Refusals touch nothing: the journal and the interrupted run's files are still there.
-    expect(readdirSync(dir).filter((f) => f.endsWith('.journal') || f.endsWith('.tmp')).length).toBe(2);
+    // Refusals touch nothing: the journal and the interrupted run's files are as they were.
+    expect(files()).toEqual(before);
+
+    // The temporary file cut shorter than the journal committed (by hand, a damaged disk).
+    const temp = Object.keys(before).find((f) => f.endsWith('.tmp'))!;
+    writeFileSync(join(dir, temp), bytes(join(dir, temp)).subarray(0, 100));
+    await refused(['--resume'], /--resume: the interrupted run's file .*\.tmp holds 100 bytes, fewer than the \d+ its journal committed/);
   });
 
   it('SIGTERM after a commit: exit 130 saying the committed rows are kept; --resume finishes the same file', async () => {
@@ -342,35 +414,58 @@ describe('--resume after SIGKILL', () => {
     }
   });
 
-  it('without --resume, starts over and removes what dead runs left (not what a live one writes)', async () => {
+  it('a file size limit reached while the finished file is sealed: exit 6 keeping every window; --resume seals the same file', async () => {
+    const dir = tempDir();
+    const input = writeInput(dir, 'in.txt', text);
+    const reference = join(dir, 'reference.npz');
+    const out = join(dir, 'out.npz');
+    const args = (o: string) => ['extract', input, '--model', TINY_EN, '--window', '8', '-o', o];
+    await ok(args(reference));
+    // Every window fits (the archive's first entry: a 64-byte local header, the .npy header, 400
+    // rows of 64 float32); the columns and the directory sealing appends do not.
+    const committed = 64 + STREAMED_HEADER_SIZE + text.length * 64 * 4;
+    const blocks = Math.ceil(committed / 1024);
+    expect(bytes(reference).length).toBeGreaterThan(blocks * 1024);
+    const r = spawnSync('bash', ['-c', `ulimit -f ${blocks}; exec "${process.execPath}" "${BIN}" "$@"`, 'bash', ...args(out)], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(6);
+    expect(r.stderr).toMatch(/EFBIG: file too large.*the 400 rows committed before are kept: rerun with --resume to continue/);
+    expect(journalOf(out)!.records).toBe(400);
+    await ok([...args(out), '--resume']);
+    expect(bytes(out).equals(bytes(reference))).toBe(true);
+  });
+
+  it('one writer per output: a second run is refused while the first runs; after it dies, a run without --resume clears what it left', async () => {
     const dir = tempDir();
     const input = writeInput(dir, 'in.txt', text);
     const out = join(dir, 'out.npz');
     const args = ['extract', input, '--model', TINY_EN, '--window', '8', '-o', out];
-    expect((await killAt(args, out, 30, 0)).killed).toBe(true);
+    await import('../src/extract.js');
+    let second: Awaited<ReturnType<typeof runMain>> | undefined;
+    const killed = await killAt(args, out, 30, 0, 'SIGKILL', async () => {
+      second = await runMain([...args, '--window', '256', '--no-journal']);
+    });
+    expect(killed.killed).toBe(true);
+    expect(second!.code, second!.stderr).toBe(2);
+    expect(second!.stderr).toMatch(/-o .*out\.npz: process \d+ is writing it/);
     const debris = readdirSync(dir).filter((f) => f !== 'in.txt');
     expect(debris.some((f) => f.endsWith('.tmp'))).toBe(true);
     expect(debris.some((f) => f.endsWith('.scratch'))).toBe(true);
     expect(debris).toContain('.out.npz.journal');
-    // A second dead run's leftovers, and the files of a run still going (this process).
-    const dead = spawn(process.execPath, ['-e', '']);
-    const deadPid = await new Promise<number>((resolve) => dead.on('close', () => resolve(dead.pid!)));
-    writeFileSync(join(dir, `.out.npz.${deadPid}.0123abcd.tmp`), 'x');
+    expect(debris).toContain('.out.npz.lock');
+    // Older leftovers: a journal cut off while being written, files named with a live process's
+    // number (reused by a restarted container, say: no live run holds the lock).
     const running = spawn('sleep', ['60']);
-    const live = join(dir, `.out.npz.${running.pid}.0123abcd.tmp`);
-    writeFileSync(live, 'x');
-    // And a file named with this very process's pid: a dead run's, from a container restarted
-    // with the same pid numbers (this process has no file of that output yet).
-    writeFileSync(join(dir, `.out.npz.${process.pid}.0123abcd.scratch`), 'x');
+    for (const name of [`.out.npz.journal.${running.pid}.new`, `.out.npz.${running.pid}.0123abcd.tmp`, `.out.npz.${process.pid}.0123abcd.scratch`]) writeFileSync(join(dir, name), 'x');
+    // An unrelated hidden file stays.
+    writeFileSync(join(dir, '.out.npz.notes'), 'x');
+    running.kill();
 
     // Starting over needs no journal of the old run's window: a bigger one, fewer commits.
-    const again = [...args, '--window', '256'];
+    const again = [...args, '--window', '256', '--no-journal'];
     await ok(again);
-    expect(readdirSync(dir).sort()).toEqual([`.out.npz.${running.pid}.0123abcd.tmp`, 'in.txt', 'out.npz'].sort());
+    expect(readdirSync(dir).sort()).toEqual(['.out.npz.notes', 'in.txt', 'out.npz']);
     // With --resume and no journal left: a notice, and a run from the first record.
-    const r = await ok([...again, '--resume']);
+    const r = await ok([...args, '--window', '256', '--resume']);
     expect(r.stderr).toMatch(/--resume: no interrupted run of .*out\.npz to continue; starting from the first record/);
-    expect(existsSync(live)).toBe(true);
-    running.kill();
   });
 });

@@ -2,7 +2,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { InputHasher } from '../jobs/fingerprint.js';
-import { InputError, errorMessage } from '../errors.js';
+import { AlbertEmbedError, InputError, errorMessage } from '../errors.js';
 import { readCsv } from './csv.js';
 import { formatOf, type InputFormat } from './formats.js';
 import { readParquet } from './parquet.js';
@@ -100,7 +100,7 @@ async function* readFailures<T>(lines: AsyncGenerator<T>, source: string): Async
   try {
     yield* lines;
   } catch (err) {
-    if (err instanceof InputError) throw err;
+    if (err instanceof AlbertEmbedError) throw err;
     throw new InputError(`input ${source} cannot be read: ${errorMessage(err)}`, 'check that the file stays in place and readable while albert-embed runs', { cause: err });
   }
 }

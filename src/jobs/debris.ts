@@ -1,8 +1,10 @@
-// What a dead earlier run of the same output left behind: its temporary and scratch files
-// (`.<name>.<pid>.<random>.tmp|scratch`) whose process no longer exists, and its journal. A run
-// that starts over removes them; a run that resumes keeps the ones its journal names.
+// What earlier runs of the same output left behind: their temporary and scratch files
+// (`.<name>.<pid>.<random>.tmp|scratch`) and half-written journals. A run that starts over
+// removes them; a run that resumes keeps the ones its journal names. And which processes are
+// still running, told apart from the ones that reused their numbers.
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { sidePrefix } from '../output/atomic-file.js';
 
 function alive(pid: number): boolean {
   try {
@@ -61,14 +63,15 @@ export function stillRunning(owner: ProcessIdentity): boolean {
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * Removes the debris of dead runs writing `destination`, except the paths in `keep`; returns what
- * it removed. Called before this run makes any file of its own for `destination`.
+ * Removes what earlier runs writing `destination` left (temporary and scratch files, a journal
+ * cut off while being written), except the paths in `keep`; returns what it removed. Runs under
+ * the output's lock (lock.ts), before this run makes any file of its own: no live run on this
+ * host is writing them, whatever process numbers their names carry.
  */
 export function removeDebris(destination: string, keep: ReadonlySet<string>): string[] {
   const folder = dirname(destination);
-  // Temporary names cut the output name to 200 bytes (atomic-file.ts); match on that prefix.
-  const name = Buffer.from(basename(destination)).subarray(0, 200).toString().replace(/\uFFFD$/, '');
-  const pattern = new RegExp(`^\\.${escape(name)}\\.(\\d+)\\.[0-9a-f]{8}\\.(tmp|scratch)$`);
+  const prefix = escape(sidePrefix(destination));
+  const pattern = new RegExp(`^${prefix}\\.(\\d+\\.[0-9a-f]{8}\\.(tmp|scratch)|journal\\.\\d+\\.new)$`);
   const removed: string[] = [];
   let names: string[];
   try {
@@ -77,12 +80,8 @@ export function removeDebris(destination: string, keep: ReadonlySet<string>): st
     return removed;
   }
   for (const entry of names) {
-    const match = pattern.exec(entry);
     const path = join(folder, entry);
-    // This process has no files of this output yet (removeDebris runs before they are made): a
-    // name with its pid is a dead run's, from a restarted container that reused the number.
-    const pid = Number(match?.[1]);
-    if (!match || keep.has(path) || (pid !== process.pid && alive(pid))) continue;
+    if (!pattern.test(entry) || keep.has(path)) continue;
     rmSync(path, { force: true });
     removed.push(path);
   }

@@ -26,10 +26,30 @@ export class InputHasher {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) this.update(chunk as Buffer);
   }
 
+  /** Each file's bytes read so far and their SHA-256, for a journal. */
+  prefix(): Array<[number, string]> {
+    return this.files.map((f) => [f.bytes, f.hash.copy().digest('hex')]);
+  }
+
   /** Of every file's size and digest, in order: the same files in the same order, the same fingerprint. */
   digest(): string {
     return sha256Text(JSON.stringify(this.files.map((f) => [f.bytes, f.hash.copy().digest('hex')])));
   }
+}
+
+/**
+ * The inputs whose first bytes are no longer those an interrupted run read (its journal's
+ * InputHasher.prefix): an edit in place that kept the size and the modification time.
+ */
+export async function prefixChanges(inputs: readonly string[], prefix: ReadonlyArray<readonly [number, string]>): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [i, [bytes, sha256]] of prefix.entries()) {
+    if (i >= inputs.length) break;
+    const hash = createHash('sha256');
+    if (bytes > 0) for await (const chunk of createReadStream(inputs[i], { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    if (hash.digest('hex') !== sha256) changed.push(`input ${inputs[i]} changed (its first ${bytes.toLocaleString('en-US')} bytes differ)`);
+  }
+  return changed;
 }
 
 /** The fingerprint of a settings record: its JSON with keys in a fixed order. */
@@ -41,8 +61,18 @@ export function settingsDigest(settings: Readonly<Record<string, unknown>>): str
   return sha256Text(JSON.stringify(canonical(settings)));
 }
 
-/** Keys of two settings records whose values differ, with both values, for messages. */
-export function settingsChanges(before: Readonly<Record<string, unknown>>, now: Readonly<Record<string, unknown>>): string[] {
+/**
+ * The settings that differ between two records, with both values, for messages; nested records
+ * (the model files' digests) name the entry that changed.
+ */
+export function settingsChanges(before: Readonly<Record<string, unknown>>, now: Readonly<Record<string, unknown>>, path = ''): string[] {
+  const isRecord = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort();
-  return keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k])).map((k) => `${k} ${JSON.stringify(before[k])} -> ${JSON.stringify(now[k])}`);
+  return keys.flatMap((k) => {
+    const [a, b] = [before[k], now[k]];
+    if (JSON.stringify(a) === JSON.stringify(b)) return [];
+    if (isRecord(a) && isRecord(b)) return settingsChanges(a, b, `${path}${k}.`);
+    const short = (v: unknown) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : JSON.stringify(v));
+    return [`${path}${k} ${short(a)} -> ${short(b)}`];
+  });
 }

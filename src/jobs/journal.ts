@@ -5,9 +5,9 @@
 // continues from it, and the windows it then embeds are the same windows an uninterrupted run
 // embeds, so the file it ends with is the same.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError, errorMessage } from '../errors.js';
-import { outputFailure } from '../output/atomic-file.js';
+import { outputFailure, sidePrefix } from '../output/atomic-file.js';
 import type { SinkState } from '../output/sinks.js';
 import type { ProcessIdentity } from './debris.js';
 import { writeAll } from '../write-all.js';
@@ -26,6 +26,12 @@ export interface Journal {
   version: number;
   /** The run that wrote it, so that a resume never takes over files a live run still writes. */
   owner: ProcessIdentity;
+  /** The output it belongs to (symbolic links followed). */
+  output: string;
+  /** The shard the run embedded (not a row setting: shards of one job share those). */
+  shard: { index: number; count: number } | null;
+  /** Each input file's bytes read so far, as [bytes, SHA-256 of them] (InputHasher.prefix). */
+  inputPrefix: Array<[number, string]>;
   /** What decides the rows (settingsRecord in extract.ts), and its digest. */
   settings: Record<string, unknown>;
   settingsSha256: string;
@@ -40,7 +46,36 @@ export interface Journal {
 }
 
 export function journalPath(destination: string): string {
-  return join(dirname(destination), `.${basename(destination)}.journal`);
+  return join(dirname(destination), `${sidePrefix(destination)}.journal`);
+}
+
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isText = (v: unknown) => typeof v === 'string' && v !== '';
+
+/** Whether a parsed journal has every field a resume reads, of the right type. */
+function wellFormed(j: Partial<Journal> | null): boolean {
+  if (!j || typeof j !== 'object') return false;
+  const sink = j.sink as Partial<SinkState> | undefined;
+  const sinkOk =
+    !!sink &&
+    isText(sink.temp) &&
+    isCount(sink.rows) &&
+    (sink.format === 'npz'
+      ? !!sink.entry && isCount(sink.entry.offset) && isCount(sink.entry.bodySize) && !!sink.spill && isText(sink.spill.path) && isCount(sink.spill.position)
+      : (sink.format === 'npy' || sink.format === 'jsonl') && isCount(sink.position));
+  return (
+    sinkOk &&
+    !!j.owner &&
+    isCount(j.owner.pid) &&
+    isText(j.output) &&
+    (j.shard === null || (!!j.shard && isCount(j.shard.index) && isCount(j.shard.count))) &&
+    Array.isArray(j.inputPrefix) &&
+    Array.isArray(j.inputs) &&
+    !!j.settings &&
+    typeof j.settings === 'object' &&
+    isText(j.settingsSha256) &&
+    [j.records, j.rows, j.truncated, j.tokens, j.padded].every(isCount)
+  );
 }
 
 export function inputIdentity(path: string): InputIdentity {
@@ -57,7 +92,10 @@ export function readJournal(path: string): Journal | undefined {
   } catch (err) {
     throw new UsageError(`--resume: the journal ${path} is damaged (${errorMessage(err)})`, 'run again without --resume to start over', { cause: err });
   }
-  if (journal.version !== JOURNAL_VERSION) {
+  if (journal?.version === JOURNAL_VERSION && !wellFormed(journal)) {
+    throw new UsageError(`--resume: the journal ${path} is damaged (fields are missing or of the wrong type)`, 'run again without --resume to start over');
+  }
+  if (journal?.version !== JOURNAL_VERSION) {
     throw new UsageError(`--resume: the journal ${path} was written by another version of albert-embed`, 'run again without --resume to start over');
   }
   return journal;

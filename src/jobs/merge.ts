@@ -8,6 +8,7 @@ import { InputError, UsageError, errorMessage } from '../errors.js';
 import { ZipReader, type ZipEntry } from '../checkpoint/zip-reader.js';
 import { AtomicFile } from '../output/atomic-file.js';
 import { formatFromPath } from '../output/formats.js';
+import { crc32 } from '../output/crc32.js';
 import { decodeUnicode, npyHeader, parseNpyHeader, STREAMED_HEADER_SIZE, unicodeNpy, type NpyDescr } from '../output/npy.js';
 import { ZipWriter } from '../output/zip.js';
 
@@ -19,12 +20,16 @@ export interface MergeResult {
 }
 
 interface Member {
+  name: string;
   descr: string;
   shape: number[];
   /** File position of the first array byte. */
   offset: number;
   /** Bytes of array data. */
   bytes: number;
+  /** CRC-32 of the .npy header, and of the whole entry as the archive records it. */
+  headerCrc: number;
+  crc: number;
 }
 
 interface Part {
@@ -35,22 +40,36 @@ interface Part {
   members: Map<string, Member>;
 }
 
-/** Reads a member's array bytes in order, a buffer at a time. */
+/**
+ * Reads a member's array bytes in order, a buffer at a time, checking its CRC-32 on the way: a
+ * damaged part is refused, not copied into a merged file with fresh, valid checksums.
+ */
 class Cursor {
   private buffer: Buffer;
   private start = 0;
   private end = 0;
   private position: number;
   private readonly limit: number;
+  private crc: number;
 
   constructor(
     private readonly part: Part,
-    member: Member,
+    private readonly member: Member,
     bufferBytes: number,
   ) {
     this.buffer = Buffer.allocUnsafe(bufferBytes);
     this.position = member.offset;
     this.limit = member.offset + member.bytes;
+    this.crc = member.headerCrc;
+  }
+
+  /** After the last take(): every byte was used, and the checksum holds. */
+  done(): void {
+    const { part, member } = this;
+    if (this.position !== this.limit || this.end !== this.start) {
+      throw new InputError(`part ${part.file}: its ${member.name} member holds more than its rows and token counts account for (the file is damaged)`, 'embed that shard again');
+    }
+    if (this.crc !== member.crc) throw new InputError(`part ${part.file}: its ${member.name} member fails its CRC-32 check (the file is damaged)`, 'embed that shard again');
   }
 
   /** The next `n` bytes (valid until the next call). */
@@ -62,9 +81,10 @@ class Cursor {
       if (this.buffer.length < n) this.buffer = Buffer.concat([this.buffer.subarray(0, this.end), Buffer.allocUnsafe(n - this.end)]);
       while (this.end < n) {
         const want = Math.min(this.buffer.length - this.end, this.limit - this.position);
-        if (want <= 0) throw new InputError(`part ${this.part.file} has fewer rows than its shard should (the file is cut short or damaged)`, 'embed that shard again');
+        if (want <= 0) throw new InputError(`part ${this.part.file}: its ${this.member.name} member holds fewer rows than its shard and token counts need (the file is damaged)`, 'embed that shard again');
         const got = readSync(this.part.fd, this.buffer, this.end, want, this.position);
         if (got === 0) throw new InputError(`part ${this.part.file} ends early`, 'embed that shard again');
+        this.crc = crc32(this.buffer.subarray(this.end, this.end + got), this.crc);
         this.position += got;
         this.end += got;
       }
@@ -89,11 +109,14 @@ function openPart(file: string): Part {
       const name = entry.name.replace(/\.npy$/, '');
       const head = readHead(fd, zip, entry);
       const header = parseNpyHeader(head);
-      members.set(name, { descr: header.descr, shape: header.shape, offset: zip.dataOffset(entry) + header.headerLength, bytes: entry.size - header.headerLength });
+      const headerCrc = crc32(head.subarray(0, header.headerLength));
+      members.set(name, { name, descr: header.descr, shape: header.shape, offset: zip.dataOffset(entry) + header.headerLength, bytes: entry.size - header.headerLength, headerCrc, crc: entry.crc32 });
     }
     const meta = members.get('meta');
     if (!meta) throw new Error('it has no meta member');
-    const metaText = decodeUnicode(readBytes(fd, meta.offset, meta.bytes), Number(meta.descr.slice(2)))[0];
+    const metaBytes = readBytes(fd, meta.offset, meta.bytes);
+    if (crc32(metaBytes, meta.headerCrc) !== meta.crc) throw new Error('its meta member fails its CRC-32 check');
+    const metaText = decodeUnicode(metaBytes, Number(meta.descr.slice(2)))[0];
     const parsed = JSON.parse(metaText) as Record<string, unknown>;
     const shard = parsed.shard as Part['shard'] | undefined;
     if (!shard) throw new UsageError(`${file} is not the part of a sharded run (it was written without --shard)`, 'merge joins the .npz parts of extract --shard I/N runs');
@@ -154,6 +177,7 @@ function checkParts(parts: Part[]): number {
       const r = Number(cursor.take(8).readBigInt64LE(0));
       if (r !== part.shard.index + k * count) throw new InputError(`part ${part.file}: row ${k} is record ${r}, not ${part.shard.index + k * count} as shard ${part.shard.index} of ${count} has it`, 'embed that shard again');
     }
+    cursor.done();
   }
   return total;
 }
@@ -227,41 +251,47 @@ export async function mergeParts(files: readonly string[], output: string): Prom
         if (filled > 0) await open.write(out.subarray(0, filled));
         await open.finish(header(length));
       };
+      const finished = (cs: Cursor[]) => cs.forEach((c) => c.done());
       /** Each record's token count: how many token vectors (and ids) it has. */
       const tokenCounts = () => {
         const c = cursors('token_counts');
-        return (r: number) => c[r % N].take(4).readInt32LE(0);
+        return { of: (r: number) => c[r % N].take(4).readInt32LE(0), done: () => finished(c) };
       };
 
       let valueRows = 0;
       await entry(valuesName, (rows) => npyHeader(values0.descr as NpyDescr, [rows, ...values0.shape.slice(1)], STREAMED_HEADER_SIZE), STREAMED_HEADER_SIZE, async (put) => {
         const values = cursors(valuesName);
-        const count = tokens ? tokenCounts() : () => 1;
+        const counts = tokens ? tokenCounts() : undefined;
         for (let r = 0; r < total; r++) {
-          const n = count(r);
+          const n = counts ? counts.of(r) : 1;
           await put(values[r % N].take(n * rowBytes));
           valueRows += n;
         }
+        finished(values);
+        counts?.done();
         return valueRows;
       });
       if (tokens) {
         // offsets: a leading 0, then each record's end, recounted in the merged order.
         await entry('offsets', () => npyHeader('<i8', [total + 1]), undefined, async (put) => {
-          const count = tokenCounts();
+          const counts = tokenCounts();
           const eight = Buffer.alloc(8);
           let end = 0n;
           await put(eight);
           for (let r = 0; r < total; r++) {
-            end += BigInt(count(r));
+            end += BigInt(counts.of(r));
             eight.writeBigInt64LE(end, 0);
             await put(eight);
           }
+          counts.done();
           return total + 1;
         });
         await entry('token_ids', () => npyHeader('<i4', [valueRows]), undefined, async (put) => {
-          const count = tokenCounts();
+          const counts = tokenCounts();
           const ids = cursors('token_ids');
-          for (let r = 0; r < total; r++) await put(ids[r % N].take(4 * count(r)));
+          for (let r = 0; r < total; r++) await put(ids[r % N].take(4 * counts.of(r)));
+          counts.done();
+          finished(ids);
           return valueRows;
         });
       }
@@ -280,6 +310,7 @@ export async function mergeParts(files: readonly string[], output: string): Prom
               await put(padded);
             }
           }
+          finished(c);
           return total;
         });
       const idWidth = Math.max(...parts.map((p) => itemSize(member(p, 'ids').descr) / 4));

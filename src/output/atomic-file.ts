@@ -2,7 +2,7 @@
 // when the run succeeds, so a failed or interrupted run never leaves a partial file behind.
 // Every write is checked to completion, the data is fsynced before the rename and the folder
 // after it: a run that says it is done has its file on disk, whole.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
@@ -21,10 +21,20 @@ export function setResumable(note: string | undefined): void {
   resumable = note;
 }
 
+/**
+ * `.<name>` for the files that belong to output `target` (temporary, scratch, journal, lock): a
+ * name past 200 bytes is cut, so that these names fit wherever the target's does (255 bytes),
+ * and marked with a digest of the whole name, so that two long names never share files.
+ */
+export function sidePrefix(target: string): string {
+  const full = Buffer.from(basename(target));
+  if (full.length <= 200) return `.${basename(target)}`;
+  const cut = full.subarray(0, 180).toString().replace(/\uFFFD$/, '');
+  return `.${cut}~${createHash('sha256').update(full).digest('hex').slice(0, 12)}`;
+}
+
 function tempBeside(target: string, suffix: string): string {
-  // The name is cut so that the temporary name fits wherever the target's does (255 bytes).
-  const name = Buffer.from(basename(target)).subarray(0, 200).toString().replace(/\uFFFD$/, '');
-  return join(dirname(target), `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
+  return join(dirname(target), `${sidePrefix(target)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
 }
 
 /** Hints by the cause of a failed write, so the user knows what to change. */
@@ -164,16 +174,17 @@ export class AtomicFile implements PositionalFile {
   /**
    * fsync, rename onto the target, fsync the folder; on any failure the temp file is removed.
    * `beforeRename` runs once the file is complete on disk (a journal is dropped there: a crash
-   * after it leaves a complete file or nothing to resume, never a journal of a finished run).
+   * after it leaves a complete file or nothing to resume, never a journal of a finished run);
+   * `keepOnFailure` leaves the temp file for --resume when a failure comes before it.
    */
-  async commit(beforeRename?: () => void): Promise<void> {
+  async commit(beforeRename?: () => void, keepOnFailure = false): Promise<void> {
     try {
       if (this.mode !== undefined) await this.handle.chmod(this.mode);
       await this.handle.sync();
       await this.handle.close();
       beforeRename?.();
     } catch (err) {
-      await this.discard();
+      await (keepOnFailure ? this.close() : this.discard());
       throw outputFailure(this.target, 'flushing the finished file failed', err);
     }
     openTemps.delete(this.temp);

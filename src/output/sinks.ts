@@ -55,6 +55,16 @@ export type SinkState =
       tokenRows: number;
     };
 
+export interface FinishOptions {
+  /** Runs once the file is complete on disk, before it is renamed into place. */
+  beforeRename?: () => void;
+  /**
+   * On a failure before the rename, leave the files (closed) as they are instead of removing
+   * them: a journal committed them, and --resume cuts them back to that commit.
+   */
+  keepOnFailure?: boolean;
+}
+
 export interface RowSink {
   write(block: RowBlock): Promise<void>;
   /**
@@ -63,7 +73,7 @@ export interface RowSink {
    */
   checkpoint?(): Promise<SinkState>;
   /** Seals the output; `meta` is stored where the format has room for it (.npz). */
-  finish(meta: Record<string, unknown>, beforeRename?: () => void): Promise<void>;
+  finish(meta: Record<string, unknown>, options?: FinishOptions): Promise<void>;
   /**
    * Closes the files and leaves them as a journal committed them, for --resume (file sinks after a
    * checkpoint only).
@@ -84,16 +94,24 @@ abstract class FileSink implements RowSink {
   /** Closes whatever the sink keeps besides the output file, leaving it for --resume. */
   protected async closeScratch(): Promise<void> {}
 
-  async finish(meta: Record<string, unknown>, beforeRename?: () => void): Promise<void> {
+  async finish(meta: Record<string, unknown>, options: FinishOptions = {}): Promise<void> {
+    let renaming = false;
     try {
       await this.seal(meta);
-      await this.file.commit(beforeRename);
+      await this.file.commit(() => {
+        options.beforeRename?.();
+        renaming = true;
+      }, options.keepOnFailure);
     } catch (err) {
+      if (options.keepOnFailure && !renaming) {
+        await this.keep();
+        throw outputFailure(this.file.target, 'write failed', err);
+      }
       await this.file.discard();
-      throw outputFailure(this.file.target, 'write failed', err);
-    } finally {
       await this.release();
+      throw outputFailure(this.file.target, 'write failed', err);
     }
+    await this.release();
   }
 
   async abort(): Promise<void> {
