@@ -3,6 +3,7 @@
 //   memory  tiny model, 20k and 200k short lines: peak RSS of albert-embed at both sizes
 //   engine  fusions onnxruntime applies, session start-up, session settings, batch budgets
 //   graph   the graph writer's choices: fusions per activation, hidden_states outputs, value_info
+//   int8    the int8 graph's choices: ops and MatMuls quantized, precision mode, budgets, threads
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -11,10 +12,11 @@ import { Command, Option } from 'commander';
 import { ROOT } from './measure.js';
 import { runEngine } from './engine.js';
 import { runGraph } from './graph.js';
+import { runInt8 } from './int8.js';
 import { runMemory } from './memory.js';
 import { runSpeed } from './speed.js';
 
-const MODES = ['speed', 'memory', 'engine', 'graph'] as const;
+const MODES = ['speed', 'memory', 'engine', 'graph', 'int8'] as const;
 type Mode = (typeof MODES)[number];
 
 const program = new Command('bench')
@@ -48,6 +50,7 @@ for (const mode of modes as Mode[]) {
   if (mode === 'memory') results.memory = await runMemory({ work, threads });
   if (mode === 'engine') results.engine = await runEngine({ work, threads });
   if (mode === 'graph') results.graph = await runGraph({ work, threads });
+  if (mode === 'int8') results.int8 = await runInt8({ work, threads });
 }
 writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nresults: ${opts.json}`);

@@ -1,9 +1,10 @@
 // The extract job: records in, pooled rows out, in input order, in bounded memory.
 // Each record is tokenized as it is read (its text is dropped right after); records gather into
 // windows, and each window is encoded in length-sorted batches and written before the next one.
-import { fstatSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, fstatSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { QUANTIZATION_FILE } from './convert/quantize-folder.js';
 import { openEmbedder, type Embedder } from './embedder.js';
 import type { BatchDone } from './pipeline/encoder.js';
 import { UsageError } from './errors.js';
@@ -12,6 +13,7 @@ import { checkInputs, readRecords, totalBytes } from './input/records.js';
 import type { RecordId } from './input/record-id.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
+import { readJson } from './model/folder.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget } from './output/atomic-file.js';
 import { prepareOutput, type RowSink } from './output/sinks.js';
@@ -91,7 +93,16 @@ async function describeRun(embedder: Embedder, summary: ExtractSummary): Promise
     rows: summary.rows,
     truncated_rows: summary.truncated,
     precision: settings.precision,
+    ...quantizationOf(embedder),
   };
+}
+
+/** An int8 graph's record (what was quantized, its drift from fp32), when the folder has one. */
+function quantizationOf(embedder: Embedder): { quantization?: Record<string, unknown> } {
+  const { files } = embedder.loaded;
+  const path = join(files.dir, QUANTIZATION_FILE);
+  if (files.dtype !== 'q8' || !existsSync(path)) return {};
+  return { quantization: readJson(path, 'quantization record') };
 }
 
 /** The file behind an -o path or a stream, as device and inode, when there is one. */
