@@ -6,6 +6,7 @@
 //   convert conversion time and peak memory, ALBERT-base-shaped safetensors and legacy .bin
 //           (--xxlarge adds an albert-xxlarge-v2-shaped checkpoint, ~890 MB)
 //   jobs    the journal's cost (texts/s with and without --no-journal) and merge of 200,000 x 768
+//   int8    the int8 graph's choices: ops and MatMuls quantized, precision mode, budgets, threads
 // Default: speed and memory. Everything is generated under bench/out/ (not committed).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -15,11 +16,12 @@ import { ROOT } from './measure.js';
 import { runEngine } from './engine.js';
 import { runConvert } from './convert.js';
 import { runGraph } from './graph.js';
+import { runInt8 } from './int8.js';
 import { runJobs } from './jobs.js';
 import { runMemory } from './memory.js';
 import { runSpeed } from './speed.js';
 
-const MODES = ['speed', 'memory', 'engine', 'graph', 'convert', 'jobs'] as const;
+const MODES = ['speed', 'memory', 'engine', 'graph', 'convert', 'jobs', 'int8'] as const;
 type Mode = (typeof MODES)[number];
 
 const program = new Command('bench')
@@ -56,6 +58,7 @@ for (const mode of modes as Mode[]) {
   if (mode === 'graph') results.graph = await runGraph({ work, threads });
   if (mode === 'jobs') results.jobs = await runJobs({ work, threads });
   if (mode === 'convert') results.convert = await runConvert({ work, threads, xxlarge: Boolean(opts.xxlarge) });
+  if (mode === 'int8') results.int8 = await runInt8({ work, threads });
 }
 writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nresults: ${opts.json}`);

@@ -4,9 +4,10 @@
 // written before the next one is read. With --shard, only the records of one shard are embedded;
 // with a journal, every finished window is committed durably, and --resume continues from the
 // last commit.
-import { fstatSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { QUANTIZATION_FILE } from './convert/quantize-folder.js';
 import { openEmbedder, type Embedder } from './embedder.js';
 import { AlbertEmbedError, extendHint, InputError, UsageError } from './errors.js';
 import { sha256File } from './hash.js';
@@ -18,6 +19,7 @@ import { InputHasher, prefixChanges, settingsChanges, settingsDigest } from './j
 import { inputChanges, inputIdentity, JOURNAL_VERSION, journalPath, readJournal, removeJournal, writeJournal, type Journal } from './jobs/journal.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
+import { readJson } from './model/folder.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget, setResumable } from './output/atomic-file.js';
 import { prepareOutput, type RowSink, type SinkState } from './output/sinks.js';
@@ -123,6 +125,14 @@ async function rowSettings(settings: ExtractSettings, embedder: Embedder): Promi
     // uninterrupted run's, bit for bit.
     window: settings.windowSize,
   };
+}
+
+/** An int8 graph's record (what was quantized, its drift from fp32), when the folder has one. */
+function quantizationOf(embedder: Embedder): { quantization?: Record<string, unknown> } {
+  const { files } = embedder.loaded;
+  const path = join(files.dir, QUANTIZATION_FILE);
+  if (files.dtype !== 'q8' || !existsSync(path)) return {};
+  return { quantization: readJson(path, 'quantization record') };
 }
 
 /** The file behind an -o path or a stream, as device and inode, when there is one. */
@@ -410,6 +420,7 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
       model_source: e.description.source,
       ...(e.description.convertedFrom ? { converted_from: e.description.convertedFrom, converted_model: e.description.dir } : {}),
       ...record,
+      ...quantizationOf(e),
       device: summary.device,
       dim: summary.dim,
       rows: summary.rows,

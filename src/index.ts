@@ -5,12 +5,25 @@ export { extract } from './extract.js';
 export type { ExtractStats, ExtractSummary, ExtractIo } from './extract.js';
 export { describeModel } from './info.js';
 export type { CheckpointInfo, ModelInfo } from './info.js';
-export { convert } from './convert/run.js';
+export { convert, quantize } from './convert/run.js';
 export { mergeParts as merge } from './jobs/merge.js';
 export type { MergeResult } from './jobs/merge.js';
 export type { ConvertResult } from './convert/convert.js';
-export { resolveConvertSettings, resolveEmbedderSettings, resolveExtractSettings, DEFAULT_MODEL, OPTIONS } from './options.js';
-export type { ConvertOptions, ConvertSettings, EmbedderOptions, EmbedderSettings, ExtractOptions, ExtractSettings, PoolSettings } from './options.js';
+export type { QuantizeResult } from './convert/quantize-folder.js';
+export type { Drift } from './convert/drift.js';
+export type { QuantizeReport } from './graph/quantize.js';
+export { resolveConvertSettings, resolveEmbedderSettings, resolveExtractSettings, resolveQuantizeSettings, DEFAULT_MODEL, OPTIONS } from './options.js';
+export type {
+  ConvertOptions,
+  ConvertSettings,
+  EmbedderOptions,
+  EmbedderSettings,
+  ExtractOptions,
+  ExtractSettings,
+  PoolSettings,
+  QuantizeOptions,
+  QuantizeSettings,
+} from './options.js';
 export { POOLINGS } from './pipeline/pooling.js';
 export type { Pooling } from './pipeline/pooling.js';
 export { DTYPES } from './model/dtypes.js';

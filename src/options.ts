@@ -213,7 +213,7 @@ export const OPTIONS = {
     help: 'the model folder to write (it must not exist or be empty, unless --force)',
     check: text,
   },
-  force: { name: 'force', flags: '--force', help: 'replace an existing output folder', default: false, check: flag },
+  force: { name: 'force', flags: '--force', help: 'replace what is already there (convert: the output folder; quantize: its int8 graph)', default: false, check: flag },
   mergedFile: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'the merged file, X.npz', check: text },
   shard: { name: 'shard', flags: '--shard <i/n|auto>', help: 'embed only shard I of N (records r with r mod N = I), or take I and N from a Slurm array or Kubernetes Indexed Job', check: text },
   shardCount: {
@@ -237,6 +237,13 @@ export const OPTIONS = {
     flags: '--no-journal',
     help: 'do not commit progress durably after each window (no --resume afterwards; slightly faster)',
     default: true,
+    check: flag,
+  },
+  quantize: {
+    name: 'quantize',
+    flags: '--quantize',
+    help: 'also write onnx/model_quantized.onnx (int8 weights, --dtype q8) and its drift from fp32 (quantization.json)',
+    default: false,
     check: flag,
   },
   output: { name: 'output', flags: '-o, --output <path>', label: '-o', help: 'output: X.npy, X.npz, X.jsonl, or - for JSON Lines on stdout', check: text },
@@ -450,17 +457,20 @@ export interface ConvertOptions {
   offline?: boolean;
   /** Threads for the load check of the written model. */
   threads?: number;
+  /** Also write the int8 graph onnx/model_quantized.onnx and quantization.json. */
+  quantize?: boolean;
 }
 
 export interface ConvertSettings {
   checkpoint: string;
   output: string;
   force: boolean;
+  quantize: boolean;
   hub: HubSettings;
   threads: number;
 }
 
-const CONVERT_KEYS = ['checkpoint', 'output', 'force', 'cacheDir', 'revision', 'offline', 'threads'] as const;
+const CONVERT_KEYS = ['checkpoint', 'output', 'force', 'quantize', 'cacheDir', 'revision', 'offline', 'threads'] as const;
 
 export function resolveConvertSettings(options: ConvertOptions, env: Env = process.env, naming: Naming = 'library'): ConvertSettings {
   const o = plainObject(options, 'convert options');
@@ -469,7 +479,35 @@ export function resolveConvertSettings(options: ConvertOptions, env: Env = proce
   if (o.output === undefined) throw new UsageError(`${labelOf('modelFolder', naming)} is required`, 'name the model folder to write, for example -o ./albert-onnx');
   const output = resolve('modelFolder', o.output, naming);
   const model = resolveEmbedderSettings({ cacheDir: o.cacheDir as string | undefined, revision: o.revision as string | undefined, offline: o.offline as boolean | undefined, threads: o.threads as number | undefined }, env, naming).model;
-  return { checkpoint, output, force: resolve('force', o.force, naming), hub: model.hub, threads: model.threads };
+  return { checkpoint, output, force: resolve('force', o.force, naming), quantize: resolve('quantize', o.quantize, naming), hub: model.hub, threads: model.threads };
+}
+
+/** What a library caller passes to quantize(). */
+export interface QuantizeOptions {
+  /** A model folder with an fp32 graph (onnx/model.onnx), config.json and tokenizer.json. */
+  folder: string;
+  /** Replace an existing onnx/model_quantized.onnx. */
+  force?: boolean;
+  /** Threads for quantizing's load check and drift measurement. */
+  threads?: number;
+}
+
+export interface QuantizeSettings {
+  folder: string;
+  force: boolean;
+  threads: number;
+}
+
+const QUANTIZE_KEYS = ['folder', 'force', 'threads'] as const;
+
+export function resolveQuantizeSettings(options: QuantizeOptions, naming: Naming = 'library'): QuantizeSettings {
+  const o = plainObject(options, 'quantize options');
+  if (naming === 'library') rejectUnknown(o, QUANTIZE_KEYS, 'quantize');
+  return {
+    folder: text(o.folder, 'folder'),
+    force: resolve('force', o.force, naming),
+    threads: o.threads === undefined ? availableParallelism() : resolve('threads', o.threads, naming),
+  };
 }
 
 /** What a library caller passes to extract(): the embedder's options plus the job's. */

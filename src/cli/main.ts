@@ -5,7 +5,7 @@ import { StdoutClosed } from '../errors.js';
 import { writeToStream } from '../output/stream.js';
 import type { CliIo } from './io.js';
 import { parseCommandLine } from './parse.js';
-import { convertSummary, ProgressLine, summaryLine } from './progress.js';
+import { convertSummary, ProgressLine, quantizeSummary, summaryLine } from './progress.js';
 import { reportError } from './report.js';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -44,6 +44,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const { runConvert } = await import('../convert/run.js');
       const result = await runConvert(parsed.settings, notice);
       if (!quiet) io.stderr.write(`${convertSummary(result)}\n`);
+      return 0;
+    }
+
+    if (parsed.command === 'quantize') {
+      const { runQuantize } = await import('../convert/run.js');
+      const result = await runQuantize(parsed.settings, notice);
+      if (!quiet) io.stderr.write(`${quantizeSummary(result)}\n`);
       return 0;
     }
 

@@ -148,3 +148,23 @@ describe('info argv -> settings', () => {
     expect(result).toMatchObject({ command: 'info', json: true, embedder: { model: { model: 'fixtures/albert-tiny', dtype: 'fp16' } } });
   });
 });
+
+describe('quantize and convert --quantize argv -> settings', () => {
+  it('quantize takes the folder, --force and --threads', () => {
+    expect(parse(['quantize', './m']).result).toEqual({ command: 'quantize', settings: { folder: './m', force: false, threads: availableParallelism() }, output: { quiet: false, verbose: false } });
+    expect(parse(['quantize', './m', '--force', '--threads', '1', '-q']).result).toMatchObject({ command: 'quantize', settings: { folder: './m', force: true, threads: 1 }, output: { quiet: true } });
+  });
+
+  it('quantize without a folder, or with a flag it does not take, is a usage error', () => {
+    expect(parse(['quantize']).result).toEqual({ command: 'exit', code: 2 });
+    const { result, err } = parse(['quantize', './m', '--dtype', 'q8']);
+    expect(result).toEqual({ command: 'exit', code: 2 });
+    expect(err).toMatch(/unknown option '--dtype'/);
+  });
+
+  it('convert --quantize', () => {
+    const { result } = parse(['convert', 'ckpt', '-o', 'out', '--quantize']);
+    expect(result).toMatchObject({ command: 'convert', settings: { checkpoint: 'ckpt', output: 'out', quantize: true, force: false } });
+    expect(parse(['convert', 'ckpt', '-o', 'out']).result).toMatchObject({ settings: { quantize: false } });
+  });
+});

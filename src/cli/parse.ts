@@ -9,6 +9,7 @@ import {
   resolveConvertSettings,
   resolveEmbedderSettings,
   resolveExtractSettings,
+  resolveQuantizeSettings,
   type ConvertOptions,
   type ConvertSettings,
   type EmbedderSettings,
@@ -16,6 +17,8 @@ import {
   type ExtractSettings,
   type OptionDef,
   type OptionName,
+  type QuantizeOptions,
+  type QuantizeSettings,
 } from '../options.js';
 import { VERSION } from '../version.js';
 
@@ -29,6 +32,7 @@ export type ParsedCommand =
   | { command: 'info'; embedder: EmbedderSettings; json: boolean; output: OutputSettings }
   | { command: 'convert'; settings: ConvertSettings; output: OutputSettings }
   | { command: 'merge'; parts: string[]; target: string; output: OutputSettings }
+  | { command: 'quantize'; settings: QuantizeSettings; output: OutputSettings }
   | { command: 'exit'; code: number };
 
 export interface ParseContext {
@@ -75,7 +79,8 @@ const EXTRACT_FLAGS = [
   'journal',
 ] as const satisfies readonly OptionName[];
 
-const CONVERT_FLAGS = ['modelFolder', 'force', 'cacheDir', 'revision', 'offline', 'threads'] as const satisfies readonly OptionName[];
+const CONVERT_FLAGS = ['modelFolder', 'force', 'quantize', 'cacheDir', 'revision', 'offline', 'threads'] as const satisfies readonly OptionName[];
+const QUANTIZE_FLAGS = ['force', 'threads'] as const satisfies readonly OptionName[];
 
 function withFlags(cmd: Command, names: readonly OptionName[]): Command {
   for (const name of names) cmd.addOption(flag(name, name === 'output' || name === 'modelFolder' || name === 'mergedFile'));
@@ -142,6 +147,17 @@ function buildProgram(ctx: ParseContext, onParsed: (result: ParsedCommand) => vo
     const target = raw.output as string;
     if (formatFromPath(target) !== 'npz') throw new UsageError(`-o ${target}: merge writes .npz`, 'name the output X.npz');
     onParsed({ command: 'merge', parts, target, output: outputSettings(raw) });
+  });
+
+  withFlags(
+    program
+      .command('quantize')
+      .description('add an int8 graph (onnx/model_quantized.onnx, --dtype q8) to a model folder with an fp32 graph, and measure its drift')
+      .argument('<folder>', 'model folder holding config.json, tokenizer.json and onnx/model.onnx'),
+    QUANTIZE_FLAGS,
+  ).action((folder: string, raw: Record<string, unknown>) => {
+    const options = { ...pick(raw, QUANTIZE_FLAGS), folder } as QuantizeOptions;
+    onParsed({ command: 'quantize', settings: deepFreeze(resolveQuantizeSettings(options, 'cli')), output: outputSettings(raw) });
   });
 
   withFlags(program.command('info').description('describe a model: files, dtypes, dimensions, tokenizer, graph inputs and outputs'), MODEL_FLAGS)

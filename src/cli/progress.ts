@@ -1,6 +1,7 @@
 // The stderr status line while extracting (TTY only) and the summary line at the end.
 import type { Writable } from 'node:stream';
 import type { ConvertResult } from '../convert/convert.js';
+import type { QuantizeResult } from '../convert/quantize-folder.js';
 import type { ExtractStats, ExtractSummary } from '../extract.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -44,12 +45,28 @@ export function summaryLine(summary: ExtractSummary): string {
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
+/** The int8 graph's size, what went into it and its drift: "onnx/model_quantized.onnx 11.2 MiB (73 MatMuls, ...)". */
+function quantizedPart(q: Omit<QuantizeResult, 'seconds'>): string {
+  const data = q.externalDataBytes === undefined ? '' : ` + ${q.output}_data ${mib(q.externalDataBytes)}`;
+  const shared = q.report.weights < q.report.matmuls ? `, ${q.report.weights} distinct weights` : '';
+  const attention = q.report.attentionBlocks > 0 ? `, ${q.report.attentionBlocks} attention blocks as QAttention` : '';
+  return (
+    `${q.output} ${mib(q.graphBytes)}${data} (${q.report.matmuls} MatMuls int8${shared}${attention}); ` +
+    `cosine to fp32 on ${q.drift.sample} texts: min ${q.drift.minCosine.toFixed(4)}, mean ${q.drift.meanCosine.toFixed(4)}`
+  );
+}
+
 export function convertSummary(r: ConvertResult): string {
   const data = r.externalDataBytes === undefined ? '' : ` + onnx/model.onnx_data ${mib(r.externalDataBytes)}`;
+  const quantized = r.quantized ? `, ${quantizedPart(r.quantized)}` : '';
   return (
     `albert-embed: converted ${r.source} (${r.weightsFormat} weights, tokenizer from ${r.tokenizerSource}${r.pooler ? ', with pooler' : ''}) ` +
-    `into ${r.output}: onnx/model.onnx ${mib(r.graphBytes)}${data}, ${r.seconds.toFixed(2)} s`
+    `into ${r.output}: onnx/model.onnx ${mib(r.graphBytes)}${data}${quantized}, ${r.seconds.toFixed(2)} s`
   );
+}
+
+export function quantizeSummary(r: QuantizeResult): string {
+  return `albert-embed: quantized ${r.folder}: ${quantizedPart(r)}, ${r.seconds.toFixed(2)} s`;
 }
 
 /** Redraws one status line at most every 200 ms; erases it before anything else is printed. */

@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import { hasCheckpointWeights, TOKENIZER_EXTRAS, TOKENIZER_SOURCES, WEIGHT_FILES } from './checkpoint-folder.js';
 import { convertFolder, PROVENANCE_FILE } from './convert.js';
 import { checkpointCached, fetchCheckpoint } from './hub-checkpoint.js';
+import { quantizeFolder } from './quantize-folder.js';
 import { verifyModelFolder } from './verify.js';
 
 export interface RunnableModel {
@@ -78,16 +79,21 @@ export function isCheckpointToConvert(settings: ModelSettings): boolean {
 }
 
 async function convertOnce(checkpointDir: string, settings: ModelSettings, notice: (message: string) => void): Promise<RunnableModel> {
-  if (settings.dtype !== 'fp32') {
+  if (settings.dtype !== 'fp32' && settings.dtype !== 'q8') {
     throw new ModelError(
-      `${settings.model} is a checkpoint without ONNX files; converting it writes --dtype fp32 only`,
-      'use --dtype fp32',
+      `${settings.model} is a checkpoint without ONNX files; converting it writes --dtype fp32 and q8 only`,
+      'use --dtype fp32 or --dtype q8',
     );
   }
   const { target, done } = await conversionOf(checkpointDir, settings.hub.cacheDir);
   if (!done) {
     notice(`${settings.model} has no ONNX graph: converting it once into ${target} (later runs reuse it)`);
     await convertFolder(checkpointDir, target, { force: true, verify: (folder) => verifyModelFolder(folder, settings.threads) }, notice);
+  }
+  // The int8 graph is added to the cached conversion the first time it is asked for.
+  if (settings.dtype === 'q8' && !hasModelLayout(target, 'q8')) {
+    notice(`adding the int8 graph to ${target} (later runs reuse it)`);
+    await quantizeFolder(target, { force: true, threads: settings.threads }, notice);
   }
   return { settings: { ...settings, model: target }, convertedFrom: checkpointDir };
 }

@@ -14,6 +14,7 @@ import { writeOnnxModelAsync } from '../graph/onnx.js';
 import { trackTemporary } from '../output/atomic-file.js';
 import { VERSION } from '../version.js';
 import { readCheckpointFolder } from './checkpoint-folder.js';
+import { addQuantizedGraph, QUANTIZED_GRAPH, type QuantizeResult } from './quantize-folder.js';
 import { tokenizerFiles } from './tokenizer-source.js';
 
 export interface ConvertFolderOptions {
@@ -23,6 +24,8 @@ export interface ConvertFolderOptions {
   verify: (folder: string) => Promise<void>;
   /** Initializer bytes past which the graph's weights go to onnx/model.onnx_data (tests lower it). */
   externalDataThreshold?: number;
+  /** Also write the int8 graph and its drift (quantization.json); `threads` run the drift sample. */
+  quantize?: { threads: number };
 }
 
 export interface ConvertResult {
@@ -38,6 +41,8 @@ export interface ConvertResult {
   /** onnx/model.onnx and, past 2 GB of weights, onnx/model.onnx_data. */
   graphBytes: number;
   externalDataBytes?: number;
+  /** With --quantize: the int8 graph, what was quantized and its drift. */
+  quantized?: Omit<QuantizeResult, 'seconds'>;
   seconds: number;
 }
 
@@ -104,8 +109,12 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
     });
     const written = await writeOnnxModelAsync(join(temp, 'onnx', 'model.onnx'), graph, { externalDataThreshold: options.externalDataThreshold });
     const config: Record<string, unknown> = { ...checkpoint.rawConfig, model_type: 'albert', architectures: ['AlbertModel'] };
-    // Transformers.js fetches onnx/model.onnx_data only when config.json says it exists.
-    if (written.externalData) config['transformers.js_config'] = { ...(config['transformers.js_config'] as object), use_external_data_format: { 'model.onnx': 1 } };
+    // Transformers.js fetches onnx/model.onnx_data only when config.json says it exists. The
+    // int8 graph is a quarter of the fp32 one, so it needs external data only if that one does.
+    if (written.externalData) {
+      const formats = { 'model.onnx': 1, ...(options.quantize ? { [QUANTIZED_GRAPH]: 1 } : {}) };
+      config['transformers.js_config'] = { ...(config['transformers.js_config'] as object), use_external_data_format: formats };
+    }
     json(join(temp, 'config.json'), config);
     json(join(temp, 'tokenizer.json'), tokenizer.tokenizer);
     json(join(temp, 'tokenizer_config.json'), tokenizer.tokenizerConfig);
@@ -120,6 +129,11 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
       tokenizer_source: checkpoint.tokenizerSource,
       outputs: graph.graph.outputs.map((o) => o.name),
     });
+    let quantized: ConvertResult['quantized'];
+    if (options.quantize) {
+      notice('quantizing the graph to int8 and measuring its drift');
+      quantized = await addQuantizedGraph(temp, 'onnx/model.onnx', graph, { threads: options.quantize.threads, numHeads: checkpoint.config.num_attention_heads, externalDataThreshold: options.externalDataThreshold }, notice);
+    }
     await options.verify(temp);
     moveIntoPlace(temp, output);
     untrack();
@@ -131,6 +145,7 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
       pooler: mapped.hasPooler,
       graphBytes: written.bytes,
       externalDataBytes: written.externalData?.bytes,
+      ...(quantized ? { quantized } : {}),
       seconds: (performance.now() - started) / 1000,
     };
   } catch (err) {

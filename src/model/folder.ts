@@ -65,7 +65,9 @@ export function locateModelFiles(folder: string, dtype: Dtype): ModelFiles {
     const present = dtypesPresent.length ? dtypesPresent.join(', ') : 'none';
     throw new ModelError(
       `model folder ${folder} has no ${onnxCandidates(dtype)[0]} for --dtype ${dtype} (dtypes present: ${present})`,
-      dtypesPresent.length ? `use --dtype ${dtypesPresent[0]}` : 'put the checkpoint\'s weights (model.safetensors or pytorch_model.bin) in the folder for albert-embed to convert, or export it with optimum-cli export onnx',
+      dtypesPresent.length
+        ? `use --dtype ${dtypesPresent[0]}${dtype === 'q8' && dtypesPresent.includes('fp32') ? `, or add the int8 graph with: albert-embed quantize ${folder}` : ''}`
+        : 'put the checkpoint\'s weights (model.safetensors or pytorch_model.bin) in the folder for albert-embed to convert, or export it with optimum-cli export onnx',
     );
   }
   return { dir, config, tokenizer, tokenizerConfig: firstExisting(dir, ['tokenizer_config.json']), onnx, dtype, dtypesPresent };
