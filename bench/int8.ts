@@ -3,8 +3,8 @@
 // - graph variants: which ops and which MatMuls to quantize, timed on the same batches;
 // - onnxruntime's x64 precision mode (u8s8 -> u8u8 weights for CPUs without VNNI);
 // - the fusions onnxruntime applies to the int8 graph;
-// - batch budgets for int8, and threads.
-import { readFileSync } from 'node:fs';
+// - batch budgets for int8 (end to end), and threads.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createEmbedder } from '../src/index.js';
@@ -18,12 +18,13 @@ import { planBatches } from '../src/pipeline/batching.js';
 import { mixedCorpus } from './corpus.js';
 import { measureCeiling } from './ceiling.js';
 import { runPlan, SESSION_DEFAULTS, timed } from './engine.js';
-import { paddedTokens } from './flops.js';
+import { ROOT, runMeasured, type Measured } from './measure.js';
 import { asMatMulInteger, asMatMulNBits, quantizeActivationMatMuls } from './int8-variants.js';
 import { buildBaseShaped } from './models.js';
 import { uniform } from '../tools/fixture-builder/weights.js';
 
 const ROUNDS = 3;
+const BIN = join(ROOT, 'bin', 'albert-embed.js');
 const spinningOff = { session: { intra_op: { allow_spinning: '0' } } };
 
 /** An ONNX file read back as a model whose initializers are read when written. */
@@ -151,7 +152,6 @@ export async function runInt8({ work, threads }: { work: string; threads: number
   const embedder = await createEmbedder({ model: dir, threads: 1 });
   const tokenize = (texts: string[]) => texts.map((t) => embedder.tokenize(t).ids);
   const ids = tokenize(mixedCorpus(200, 13));
-  const budgetIds = tokenize(mixedCorpus(2000));
   await embedder.close();
   const plan = planBatches(ids.map((x) => x.length), { batchSize: DEFAULT_BATCH_SIZE, maxBatchTokens: DEFAULT_MAX_BATCH_TOKENS.cpu });
   const open = (path: string, intraOpNumThreads = threads, spinning = false) =>
@@ -176,26 +176,26 @@ export async function runInt8({ work, threads }: { work: string; threads: number
   console.log('threads (same batches, 2 rounds):');
   printTimings(threadTimes, threadTimes[0]);
 
-  // Batch budgets for the int8 graph on the speed corpus (2,000 lines, one window, sorted by
-  // length as albert-embed sorts it): on 300 lines smaller budgets win on padding alone, which a
-  // full window of records mostly removes. Whole plans, interleaved, best of 2 rounds.
-  const lengths = budgetIds.map((x) => x.length);
-  const real = lengths.reduce((a, b) => a + b, 0);
-  const grid: Array<[number, number]> = [[32, 256], [32, 512], [128, 512], [32, 1024], [64, 2048]];
-  const budgetSession = await open(q8);
-  const plans = grid.map(([batchSize, maxBatchTokens]) => planBatches(lengths, { batchSize, maxBatchTokens }));
-  const budgetTimes = grid.map(() => [] as number[]);
+  // Batch budgets for the int8 graph, end to end as users run it: `extract --dtype q8` on the
+  // speed corpus (2,000 mixed lines) at each --max-batch-tokens, alternated, best of 2 rounds,
+  // with peak RSS. (In-process timings of bare plans disagreed run to run by up to 25% here;
+  // the whole command is what the default decides.)
+  const corpusPath = join(work, 'mixed-2000.txt');
+  writeFileSync(corpusPath, `${mixedCorpus(2000).join('\n')}\n`);
+  const grid = [256, 512, 1024, 2048];
+  const budgetRuns = grid.map(() => [] as Measured[]);
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < grid.length; i++) {
       const g = (i + round) % grid.length;
-      budgetTimes[g].push(await timed(() => runPlan(budgetSession, budgetIds, plans[g], ['last_hidden_state'])));
+      const args = ['extract', corpusPath, '--model', dir, '--dtype', 'q8', '--max-batch-tokens', String(grid[g]), '-o', join(work, 'int8-budget.npy'), '--threads', String(threads), '--no-journal'];
+      budgetRuns[g].push(await runMeasured(BIN, args, `albert-embed --dtype q8 --max-batch-tokens ${grid[g]}`));
     }
   }
-  await budgetSession.release();
-  console.log(`q8 batch budgets (${budgetIds.length} lines; best of 2 interleaved rounds, padding share):`);
-  const budgets = grid.map(([batchSize, maxBatchTokens], g) => {
-    const result = { batchSize, maxBatchTokens, seconds: Math.min(...budgetTimes[g]), all: budgetTimes[g], padding: 1 - real / paddedTokens(lengths, plans[g]) };
-    console.log(`  --batch-size ${String(batchSize).padStart(3)} --max-batch-tokens ${String(maxBatchTokens).padStart(4)}: ${result.seconds.toFixed(2)} s (${budgetTimes[g].map((t) => t.toFixed(2)).join(', ')}), padding ${(100 * result.padding).toFixed(1)}%`);
+  console.log(`q8 batch budgets, extract --dtype q8 on 2,000 mixed lines (best of 2 alternated rounds; peak RSS the higher):`);
+  const budgets = grid.map((maxBatchTokens, g) => {
+    const seconds = budgetRuns[g].map((r) => r.seconds);
+    const result = { maxBatchTokens, seconds: Math.min(...seconds), all: seconds, peakRssMiB: Math.max(...budgetRuns[g].map((r) => r.peakRssMiB)) };
+    console.log(`  --max-batch-tokens ${String(maxBatchTokens).padStart(4)}: ${result.seconds.toFixed(2)} s (${seconds.map((t) => t.toFixed(2)).join(', ')}), peak RSS ${result.peakRssMiB.toFixed(0)} MiB`);
     return result;
   });
   return { fusions, kernels, precisionMode, batchInvariance, variants: { batches: plan.length, rounds: ROUNDS, times: variantTimes }, threads: threadTimes, budgets };

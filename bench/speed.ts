@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createEmbedder } from '../src/index.js';
 import { rowCosines, summarizeCosines, type Drift } from '../src/convert/drift.js';
 import { int8CpuFlags, type Int8CpuFlag } from '../src/model/cpu-flags.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS } from '../src/options.js';
+import { DEFAULT_BATCH_SIZE, defaultMaxBatchTokens } from '../src/options.js';
 import { planBatches } from '../src/pipeline/batching.js';
 import { measureCeiling, type Ceiling } from './ceiling.js';
 import { mixedCorpus } from './corpus.js';
@@ -160,11 +160,11 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
 
   // Where the time goes: each graph over the batches albert-embed plans for the first lines.
   const head = ids.slice(0, PROFILE_LINES);
-  const profilePlan = planBatches(head.map((x) => x.length), { batchSize: DEFAULT_BATCH_SIZE, maxBatchTokens: DEFAULT_MAX_BATCH_TOKENS.cpu });
+  const profilePlan = (dtype: 'fp32' | 'q8') => planBatches(head.map((x) => x.length), { batchSize: DEFAULT_BATCH_SIZE, maxBatchTokens: defaultMaxBatchTokens('cpu', dtype) });
   const profiles = {
     lines: head.length,
-    fp32: await profileByOp(join(dir, 'onnx', 'model.onnx'), threads, head, profilePlan, work),
-    q8: await profileByOp(join(dir, 'onnx', 'model_quantized.onnx'), threads, head, profilePlan, work),
+    fp32: await profileByOp(join(dir, 'onnx', 'model.onnx'), threads, head, profilePlan('fp32'), work),
+    q8: await profileByOp(join(dir, 'onnx', 'model_quantized.onnx'), threads, head, profilePlan('q8'), work),
   };
 
   const best = (all: Measured[]) => all.reduce((a, b) => (b.seconds < a.seconds ? b : a));

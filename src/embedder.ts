@@ -5,7 +5,7 @@ import type { Dtype } from './model/dtypes.js';
 import { runnableModel } from './convert/auto.js';
 import { isLocalSpec, loadModel, type LoadedModel } from './model/model.js';
 import { ORT_VERSION } from './model/session.js';
-import { checkPassLimits, DEFAULT_MAX_BATCH_TOKENS, resolveEmbedderSettings, resolvePoolSettings, type EmbedderOptions, type EmbedderSettings, type Naming, type PoolSettings } from './options.js';
+import { checkPassLimits, defaultMaxBatchTokens, resolveEmbedderSettings, resolvePoolSettings, type EmbedderOptions, type EmbedderSettings, type Naming, type PoolSettings } from './options.js';
 import { encodeRows } from './output/precision.js';
 import { BatchEncoder, type BatchDone, type Locate } from './pipeline/encoder.js';
 import { RecordEncoder, type Prepared } from './pipeline/record-encoder.js';
@@ -144,7 +144,7 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
     checkPassLimits(settings.batch, { hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize ?? 4 * config.hiddenSize, numHeads: config.numHeads ?? 1, maxLength }, naming);
     encoder = new BatchEncoder(model, {
       batchSize: settings.batch.batchSize,
-      maxBatchTokens: settings.batch.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS[model.session.device],
+      maxBatchTokens: settings.batch.maxBatchTokens ?? defaultMaxBatchTokens(model.session.device, model.files.dtype),
     });
     records = new RecordEncoder(model, encoder, { maxLength, overflow: settings.overflow, chunkOverlap: settings.chunkOverlap, layers: settings.layers }, naming);
     dim = records.width(settings.pooling);
