@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { startSlurm, type SlurmCluster } from './slurm.js';
+import { isAlive, startSlurm, type SlurmCluster } from './slurm.js';
 
 let cluster: SlurmCluster;
 
@@ -61,15 +61,6 @@ echo "$SLURM_ARRAY_TASK_ID $SLURM_ARRAY_TASK_MIN $SLURM_ARRAY_TASK_COUNT $SLURM_
     expect(marked(cluster.dir)).toEqual([]);
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The live processes whose environment carries this cluster's job mark (the job's sleep, its slurmstepd). */
 function marked(dir: string): number[] {

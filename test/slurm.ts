@@ -326,7 +326,7 @@ function readPid(file: string): number {
   return pid;
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
