@@ -48,6 +48,8 @@ export interface ModelDescription {
 export interface Embedder {
   readonly dim: number;
   readonly maxLength: number;
+  /** The padded-token budget of a forward pass: the setting, or the default for the device and dtype. */
+  readonly maxBatchTokens: number;
   readonly settings: EmbedderSettings;
   readonly description: ModelDescription;
   readonly loaded: LoadedModel;
@@ -138,13 +140,14 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
   let encoder: BatchEncoder;
   let records: RecordEncoder;
   let dim: number;
+  const maxBatchTokens = settings.batch.maxBatchTokens ?? defaultMaxBatchTokens(model.session.device, model.files.dtype);
   try {
     maxLength = chooseMaxLength(model, settings.maxLength, naming);
     const { config } = model;
     checkPassLimits(settings.batch, { hiddenSize: config.hiddenSize, intermediateSize: config.intermediateSize ?? 4 * config.hiddenSize, numHeads: config.numHeads ?? 1, maxLength }, naming);
     encoder = new BatchEncoder(model, {
       batchSize: settings.batch.batchSize,
-      maxBatchTokens: settings.batch.maxBatchTokens ?? defaultMaxBatchTokens(model.session.device, model.files.dtype),
+      maxBatchTokens,
     });
     records = new RecordEncoder(model, encoder, { maxLength, overflow: settings.overflow, chunkOverlap: settings.chunkOverlap, layers: settings.layers }, naming);
     dim = records.width(settings.pooling);
@@ -168,6 +171,7 @@ export async function openEmbedder(settings: EmbedderSettings, notice: (message:
   const embedder: Embedder = {
     dim,
     maxLength,
+    maxBatchTokens,
     settings,
     loaded: model,
     description: {

@@ -4,10 +4,10 @@
 // written before the next one is read. With --shard, only the records of one shard are embedded;
 // with a journal, every finished window is committed durably, and --resume continues from the
 // last commit.
-import { existsSync, fstatSync, readdirSync, statSync } from 'node:fs';
+import { fstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { QUANTIZATION_FILE } from './convert/quantize-folder.js';
+import { readQuantizationRecord } from './convert/quantize-folder.js';
 import { openEmbedder, type Embedder } from './embedder.js';
 import { AlbertEmbedError, extendHint, InputError, UsageError } from './errors.js';
 import { sha256File } from './hash.js';
@@ -19,7 +19,6 @@ import { InputHasher, prefixChanges, settingsChanges, settingsDigest } from './j
 import { inputChanges, inputIdentity, JOURNAL_VERSION, journalPath, readJournal, removeJournal, writeJournal, type Journal } from './jobs/journal.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
-import { readJson } from './model/folder.js';
 import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget, setResumable } from './output/atomic-file.js';
 import { prepareOutput, type RowSink, type SinkState } from './output/sinks.js';
@@ -102,6 +101,9 @@ async function rowSettings(settings: ExtractSettings, embedder: Embedder): Promi
     hashed[name] = await sha256File(path);
   }
   const e = settings.embedder;
+  // A q8 row depends a little on its batch (one activation scale per batch), so its batches are
+  // part of what decides it; fp32 rows do not depend on them.
+  const batches = files.dtype === 'q8' ? { batch_size: e.batch.batchSize, max_batch_tokens: embedder.maxBatchTokens } : {};
   return {
     tool_version: VERSION,
     files_sha256: hashed,
@@ -124,16 +126,10 @@ async function rowSettings(settings: ExtractSettings, embedder: Embedder): Promi
     // Windows decide the batches; an unchanged window is what makes a resumed run's rows the
     // uninterrupted run's, bit for bit.
     window: settings.windowSize,
+    ...batches,
   };
 }
 
-/** An int8 graph's record (what was quantized, its drift from fp32), when the folder has one. */
-function quantizationOf(embedder: Embedder): { quantization?: Record<string, unknown> } {
-  const { files } = embedder.loaded;
-  const path = join(files.dir, QUANTIZATION_FILE);
-  if (files.dtype !== 'q8' || !existsSync(path)) return {};
-  return { quantization: readJson(path, 'quantization record') };
-}
 
 /** The file behind an -o path or a stream, as device and inode, when there is one. */
 function identity(stat: { dev: number; ino: number } | undefined): string | undefined {
@@ -275,6 +271,8 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
     embedder = await openEmbedder(settings.embedder, io.notice, naming);
     const e = embedder;
     const record = await rowSettings(settings, e);
+    const { files } = e.loaded;
+    const quantization = files.dtype === 'q8' ? readQuantizationRecord(files.dir, (record.files_sha256 as Record<string, string>)[`onnx/${basename(files.onnx)}`]) : undefined;
     const digest = settingsDigest(record);
     if (resumed && resumed.settingsSha256 !== digest) {
       throw new UsageError(`${flag}: the settings changed since the interrupted run (${settingsChanges(resumed.settings, record).join('; ')})`, 'rerun with the same flags and model, or without --resume to start over');
@@ -420,7 +418,7 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
       model_source: e.description.source,
       ...(e.description.convertedFrom ? { converted_from: e.description.convertedFrom, converted_model: e.description.dir } : {}),
       ...record,
-      ...quantizationOf(e),
+      ...(quantization ? { quantization } : {}),
       device: summary.device,
       dim: summary.dim,
       rows: summary.rows,

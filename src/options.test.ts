@@ -3,7 +3,7 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.js';
-import { checkPassLimits, defaultMaxBatchTokens, maxPassTokens, resolveEmbedderSettings, resolveExtractSettings, resolvePoolSettings, OPTIONS } from './options.js';
+import { checkPassLimits, maxPassTokens, resolveEmbedderSettings, resolveExtractSettings, resolvePoolSettings, OPTIONS } from './options.js';
 
 const usage = (f: () => unknown): UsageError => {
   try {
@@ -94,14 +94,5 @@ describe('per-pass limits', () => {
     expect(err.hint).toBe('use --max-batch-tokens 139810 or less');
     expect(usage(() => checkPassLimits({ batchSize: 200_000 }, base, 'library', 24 * 2 ** 30)).message).toMatch(/^batchSize 200000 exceeds 139,810/);
     expect(() => checkPassLimits({ batchSize: 32, maxBatchTokens: 139810 }, base, 'cli', 24 * 2 ** 30)).not.toThrow();
-  });
-});
-
-describe('default batch budgets', () => {
-  it('q8 on CPU gets the smaller budget its benchmark chose; fp32 and CUDA keep theirs', () => {
-    expect(defaultMaxBatchTokens('cpu', 'q8')).toBe(512);
-    expect(defaultMaxBatchTokens('cpu', 'fp32')).toBe(1024);
-    expect(defaultMaxBatchTokens('cuda', 'q8')).toBe(16384);
-    expect(OPTIONS.maxBatchTokens.help).toContain('512 with --dtype q8 on CPU');
   });
 });

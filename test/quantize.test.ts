@@ -5,7 +5,8 @@
 // 0.999 for the tiny fixtures (observed 0.9998-0.99995): per-channel int8 weights and per-tensor
 // uint8 activations carry about 0.5% relative error into each product, and mean pooling averages
 // what is left. A wrong scale, transpose, mask or fused bias costs far more than 0.001.
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convert, createEmbedder, quantize, type Embedder } from '../src/index.js';
@@ -15,9 +16,10 @@ import { DRIFT_SAMPLE } from '../src/convert/drift-sample.js';
 import { quantizeFolder } from '../src/convert/quantize-folder.js';
 import { verifyModelFolder } from '../src/convert/verify.js';
 import { countNodeTypes, initializerOf, readOnnxModel } from '../src/graph/onnx-reader.js';
-import { tensor, writeOnnxModel } from '../src/graph/onnx.js';
+import { type OnnxModel, tensor, writeOnnxModel } from '../src/graph/onnx.js';
+import { quantizeModel } from '../src/graph/quantize.js';
 import { writeAlbertCheckpoint, type CheckpointSpec } from '../tools/checkpoint-writers/albert-checkpoint.js';
-import { numpy, runMain, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
+import { numpy, runCli, runMain, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
 
 const DRIFT_BOUND = 0.999;
 const opened: Embedder[] = [];
@@ -33,6 +35,12 @@ function copyOf(fixture: string): string {
 }
 
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+/** An ONNX file read back as a model whose initializers come from the file. */
+function readBack(path: string): OnnxModel {
+  const read = readOnnxModel(readFileSync(path), path);
+  return { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, path)) } };
+}
 
 describe.each([
   ['albert-tiny (English, 2 groups x 2 inner layers)', TINY_EN, 8, 25],
@@ -65,6 +73,14 @@ describe.each([
     const q8 = await createEmbedder({ model: folder, dtype: 'q8', threads: 1 });
     opened.push(q8);
     expect(q8.description.onnx).toMatch(/model_quantized\.onnx$/);
+    // Its own batch budget (BENCHMARKS.md: as fast as fp32's, less memory); a given one wins.
+    expect(q8.maxBatchTokens).toBe(512);
+    const fp32 = await createEmbedder({ model: folder, threads: 1 });
+    opened.push(fp32);
+    expect(fp32.maxBatchTokens).toBe(1024);
+    const given = await createEmbedder({ model: folder, dtype: 'q8', threads: 1, maxBatchTokens: 300 });
+    opened.push(given);
+    expect(given.maxBatchTokens).toBe(300);
   });
 });
 
@@ -95,8 +111,10 @@ describe('poor drift', () => {
     expect(initializers.filter((t) => t.name.endsWith('.ffn.bias'))).toHaveLength(4);
     writeOnnxModel(path, { ...read, graph: { ...read.graph, initializers } });
 
-    const r = await runMain(['quantize', folder, '--threads', '1']);
+    // -q keeps warnings: they are about the result.
+    const r = await runMain(['quantize', folder, '--threads', '1', '-q']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^albert-embed: warning: int8 drift is poor for this checkpoint: the lowest cosine of an int8 row to its fp32 row is 0\.\d{4} \(mean 0\.\d{4}\) on the \d+-text sample, below 0\.99; prefer --dtype fp32 where that matters$/m);
     const drift = json(join(folder, 'quantization.json')).drift;
     expect(drift.min_cosine).toBeLessThan(0.99);
@@ -132,8 +150,11 @@ describe('quantize refuses', () => {
   });
 
   it('the library call names its options', async () => {
-    await expect(quantize({ folder: TINY_EN, force: 'yes' as unknown as boolean })).rejects.toThrow(/force must be true or false/);
-    await expect(quantize({ folder: TINY_EN, model: 'x' } as never)).rejects.toThrow(/quantize: unknown option model/);
+    // A copy: were the checks ever to let these through, the fixture would not be the one written.
+    const folder = copyOf(TINY_EN);
+    await expect(quantize({ folder, force: 'yes' as unknown as boolean })).rejects.toThrow(/force must be true or false/);
+    await expect(quantize({ folder, model: 'x' } as never)).rejects.toThrow(/quantize: unknown option model/);
+    expect(readdirSync(join(folder, 'onnx'))).toEqual(['model.onnx']);
   });
 });
 
@@ -182,6 +203,50 @@ describe('convert --quantize', () => {
   });
 });
 
+describe('quantize leaves a folder consistent', () => {
+  it('an int8 graph where --dtype q8 would load it first is refused, and replaced with --force', async () => {
+    const folder = copyOf(TINY_EN);
+    expect((await runMain(['quantize', folder, '-q'])).code).toBe(0);
+    // The fp32 graph moved to the folder's root, as some exports have it; the old int8 graph stays in onnx/.
+    renameSync(join(folder, 'onnx', 'model.onnx'), join(folder, 'model.onnx'));
+    rmSync(join(folder, 'quantization.json'));
+    const refused = await runMain(['quantize', folder]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/already has onnx\/model_quantized\.onnx \(hint: pass --force/);
+    expect((await runMain(['quantize', folder, '--force', '-q'])).code).toBe(0);
+    expect(existsSync(join(folder, 'model_quantized.onnx'))).toBe(true);
+    expect(readdirSync(join(folder, 'onnx'))).toEqual([]);
+    const q8 = await createEmbedder({ model: folder, dtype: 'q8', threads: 1 });
+    opened.push(q8);
+    expect(q8.description.onnx).toBe(join(folder, 'model_quantized.onnx'));
+  });
+
+  it('removes the scratch folders of dead quantize runs, not of live ones', async () => {
+    const folder = copyOf(TINY_EN);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const live = spawn('sleep', ['30']);
+    try {
+      for (const pid of [dead, live.pid!]) mkdirSync(join(folder, `.albert-embed-quantize.${pid}.0badc0de.tmp`, 'onnx'), { recursive: true });
+      expect((await runMain(['quantize', folder, '-q'])).code).toBe(0);
+      expect(readdirSync(folder).filter((f) => f.startsWith('.'))).toEqual([`.albert-embed-quantize.${live.pid}.0badc0de.tmp`]);
+    } finally {
+      live.kill();
+    }
+  });
+
+  it('concurrent first runs on a checkpoint: one converts and quantizes, the others wait, all succeed alike', async () => {
+    const dir = tempDir();
+    writeAlbertCheckpoint(join(dir, 'ckpt'), spec);
+    const env = { ALBERT_EMBED_CACHE: join(dir, 'cache') };
+    const runs = await Promise.all([0, 1, 2].map(() => runCli(['extract', join(TEXTS, 'en.txt'), '--model', join(dir, 'ckpt'), '--dtype', 'q8', '-o', '-', '--threads', '1'], { env })));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(runs.filter((r) => /converting it once into/.test(r.stderr))).toHaveLength(1);
+    expect(runs.filter((r) => /adding the int8 graph/.test(r.stderr))).toHaveLength(1);
+    expect(new Set(runs.map((r) => r.stdout)).size).toBe(1);
+    expect(runs[0].stdout.trim().split('\n')).toHaveLength(6);
+  });
+});
+
 describe('extract --dtype q8', () => {
   it('stores the folder\'s quantization record in the .npz meta, which numpy reads', async () => {
     const folder = copyOf(TINY_EN);
@@ -193,10 +258,57 @@ describe('extract --dtype q8', () => {
     expect(meta.dtype).toBe('q8');
     expect(meta.files_sha256).toHaveProperty(['onnx/model_quantized.onnx']);
     expect(meta.quantization).toEqual(json(join(folder, 'quantization.json')));
+    // A q8 row depends a little on its batch, so its batches are among the settings (--resume
+    // refuses other ones).
+    expect(meta).toMatchObject({ batch_size: 32, max_batch_tokens: 512 });
 
     const fp32 = join(tempDir(), 'fp32.npz');
     expect((await runMain(['extract', join(TEXTS, 'en.txt'), '--model', folder, '-o', fp32, '--threads', '1'])).code).toBe(0);
     expect(numpy("z = numpy.load(sys.argv[1]); print(json.dumps('quantization' in json.loads(str(z['meta'][()]))))", fp32)).toBe(false);
+  });
+
+  it('a quantization record that cannot be read is refused before anything is written; one of another graph is left out', async () => {
+    const folder = copyOf(TINY_EN);
+    expect((await runMain(['quantize', folder, '-q'])).code).toBe(0);
+    const record = readFileSync(join(folder, 'quantization.json'), 'utf8');
+    writeFileSync(join(folder, 'quantization.json'), '{x');
+    const out = join(tempDir(), 'q8.npz');
+    const bad = await runMain(['extract', join(TEXTS, 'en.txt'), '--model', folder, '--dtype', 'q8', '-o', out]);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toMatch(/^albert-embed: .*quantization\.json is not a valid quantization record: .* \(hint: write it again with: albert-embed quantize --force .*\)$/m);
+    expect(readdirSync(join(out, '..'))).toEqual([]);
+
+    // Another int8 graph in place of ours (re-exported, say): the record is not about it.
+    writeFileSync(join(folder, 'quantization.json'), record);
+    const other = quantizeModel(readBack(join(folder, 'onnx', 'model.onnx')), {}).model;
+    writeOnnxModel(join(folder, 'onnx', 'model_quantized.onnx'), other);
+    expect((await runMain(['extract', join(TEXTS, 'en.txt'), '--model', folder, '--dtype', 'q8', '-o', out, '-q'])).code).toBe(0);
+    expect(numpy("z = numpy.load(sys.argv[1]); print(json.dumps('quantization' in json.loads(str(z['meta'][()]))))", out)).toBe(false);
+  });
+
+  it('shards merged: every member as a single run writes it, the q8 rows within the drift bound of its rows', async () => {
+    const folder = copyOf(TINY_EN);
+    expect((await runMain(['quantize', folder, '-q'])).code).toBe(0);
+    const dir = tempDir();
+    const input = join(dir, 'in.txt');
+    // Lengths from 1 to 60 words, so that a shard's batches are not the single run's.
+    writeFileSync(input, Array.from({ length: 40 }, (_, i) => Array.from({ length: 1 + ((i * 37) % 60) }, (_, j) => `word${(i + j) % 13}`).join(' ')).join('\n'));
+    const args = (out: string, ...more: string[]) => ['extract', input, '--model', folder, '--dtype', 'q8', '--threads', '1', '-q', '-o', join(dir, out), ...more];
+    for (const [out, ...more] of [['single.npz'], ['p0.npz', '--shard', '0/2'], ['p1.npz', '--shard', '1/2']]) expect((await runMain(args(out, ...more))).code).toBe(0);
+    expect((await runMain(['merge', join(dir, 'p1.npz'), join(dir, 'p0.npz'), '-o', join(dir, 'merged.npz'), '-q'])).code).toBe(0);
+    const compared = numpy(
+      `a = numpy.load(sys.argv[1]); b = numpy.load(sys.argv[2])
+same = {k: bool((a[k] == b[k]).all()) for k in a.files if k != 'embeddings'}
+x = a['embeddings'].astype('f8'); y = b['embeddings'].astype('f8')
+cos = (x * y).sum(1) / numpy.linalg.norm(x, axis=1) / numpy.linalg.norm(y, axis=1)
+print(json.dumps({'same': same, 'min': float(cos.min()), 'identical': bool((x == y).all())}))`,
+      join(dir, 'single.npz'),
+      join(dir, 'merged.npz'),
+    );
+    expect(compared.same).toEqual({ ids: true, token_counts: true, truncated: true, meta: true });
+    expect(compared.min).toBeGreaterThanOrEqual(DRIFT_BOUND);
+    // Were they identical, the README's caveat would be wrong (and this test would say so).
+    expect(compared.identical).toBe(false);
   });
 
   it('on a folder without the int8 graph says how to add it', async () => {

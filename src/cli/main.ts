@@ -23,7 +23,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const quiet = parsed.output.quiet;
     const notice = (message: string) => {
       progress?.clear();
-      if (!quiet) io.stderr.write(`albert-embed: ${message}\n`);
+      // Warnings are about the result (poor int8 drift), not progress: -q keeps them.
+      if (!quiet || message.startsWith('warning:')) io.stderr.write(`albert-embed: ${message}\n`);
     };
 
     if (parsed.command === 'info') {

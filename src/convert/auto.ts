@@ -5,10 +5,11 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openCheckpointWeights } from '../checkpoint/weights.js';
-import { ModelError } from '../errors.js';
+import { ModelError, UsageError } from '../errors.js';
 import { sha256File, sha256Text } from '../hash.js';
 import { readModelConfig } from '../model/config.js';
 import { DTYPE_SUFFIX } from '../model/dtypes.js';
+import { lockOutput } from '../jobs/lock.js';
 import { hasModelLayout } from '../model/folder.js';
 import { onnxCached } from '../model/hub.js';
 import { hubFileExists } from '../model/hub-files.js';
@@ -86,16 +87,42 @@ async function convertOnce(checkpointDir: string, settings: ModelSettings, notic
     );
   }
   const { target, done } = await conversionOf(checkpointDir, settings.hub.cacheDir);
-  if (!done) {
-    notice(`${settings.model} has no ONNX graph: converting it once into ${target} (later runs reuse it)`);
-    await convertFolder(checkpointDir, target, { force: true, verify: (folder) => verifyModelFolder(folder, settings.threads) }, notice);
-  }
-  // The int8 graph is added to the cached conversion the first time it is asked for.
-  if (settings.dtype === 'q8' && !hasModelLayout(target, 'q8')) {
-    notice(`adding the int8 graph to ${target} (later runs reuse it)`);
-    await quantizeFolder(target, { force: true, threads: settings.threads }, notice);
+  const needsInt8 = () => settings.dtype === 'q8' && !hasModelLayout(target, 'q8');
+  if (!done || needsInt8()) {
+    // The first runs of a job array start together: one converts, the others wait for it and
+    // then find the work done (a second conversion would swap the folder out from under the first).
+    const release = await lockConversion(target, notice);
+    try {
+      if (!existsSync(join(target, PROVENANCE_FILE))) {
+        notice(`${settings.model} has no ONNX graph: converting it once into ${target} (later runs reuse it)`);
+        await convertFolder(checkpointDir, target, { force: true, verify: (folder) => verifyModelFolder(folder, settings.threads) }, notice);
+      }
+      // The int8 graph is added to the cached conversion the first time it is asked for.
+      if (needsInt8()) {
+        notice(`adding the int8 graph to ${target} (later runs reuse it)`);
+        await quantizeFolder(target, { force: true, threads: settings.threads }, notice);
+      }
+    } finally {
+      release();
+    }
   }
   return { settings: { ...settings, model: target }, convertedFrom: checkpointDir };
+}
+
+const LOCK_POLL_MS = 250;
+
+/** The lock of a conversion in the cache; waits (saying so once) while another live run holds it. */
+async function lockConversion(target: string, notice: (message: string) => void): Promise<() => void> {
+  for (let told = false; ; told = true) {
+    try {
+      return lockOutput(target, target, 'converting into');
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      if (!told) notice(`waiting for another run that is converting into ${target}`);
+      // A timer, not a busy loop: signals end the wait as they end any run.
+      await new Promise((done) => setTimeout(done, LOCK_POLL_MS));
+    }
+  }
 }
 
 export async function runnableModel(settings: ModelSettings, notice: (message: string) => void): Promise<RunnableModel> {

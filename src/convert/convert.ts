@@ -14,7 +14,7 @@ import { writeOnnxModelAsync } from '../graph/onnx.js';
 import { trackTemporary } from '../output/atomic-file.js';
 import { VERSION } from '../version.js';
 import { readCheckpointFolder } from './checkpoint-folder.js';
-import { addQuantizedGraph, QUANTIZED_GRAPH, type QuantizeResult } from './quantize-folder.js';
+import { addQuantizedGraph, type QuantizeResult } from './quantize-folder.js';
 import { tokenizerFiles } from './tokenizer-source.js';
 
 export interface ConvertFolderOptions {
@@ -109,12 +109,9 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
     });
     const written = await writeOnnxModelAsync(join(temp, 'onnx', 'model.onnx'), graph, { externalDataThreshold: options.externalDataThreshold });
     const config: Record<string, unknown> = { ...checkpoint.rawConfig, model_type: 'albert', architectures: ['AlbertModel'] };
-    // Transformers.js fetches onnx/model.onnx_data only when config.json says it exists. The
-    // int8 graph is a quarter of the fp32 one, so it needs external data only if that one does.
-    if (written.externalData) {
-      const formats = { 'model.onnx': 1, ...(options.quantize ? { [QUANTIZED_GRAPH]: 1 } : {}) };
-      config['transformers.js_config'] = { ...(config['transformers.js_config'] as object), use_external_data_format: formats };
-    }
+    // Transformers.js fetches onnx/model.onnx_data only when config.json says it exists (the
+    // int8 graph's is declared when that graph is written).
+    if (written.externalData) config['transformers.js_config'] = { ...(config['transformers.js_config'] as object), use_external_data_format: { 'model.onnx': 1 } };
     json(join(temp, 'config.json'), config);
     json(join(temp, 'tokenizer.json'), tokenizer.tokenizer);
     json(join(temp, 'tokenizer_config.json'), tokenizer.tokenizerConfig);

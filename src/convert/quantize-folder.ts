@@ -5,7 +5,7 @@
 // a scratch copy of the folder, and moves them into place only once both graphs have loaded, run
 // and been compared.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readdirSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelError, OutputError, UsageError, errorMessage } from '../errors.js';
 import { initializerOf, readOnnxModel } from '../graph/onnx-reader.js';
@@ -14,15 +14,36 @@ import { quantizeModel, type QuantizeReport } from '../graph/quantize.js';
 import { readModelConfig } from '../model/config.js';
 import { hasInt8DotProduct, int8CpuFlags } from '../model/cpu-flags.js';
 import { DTYPE_SUFFIX, onnxCandidates } from '../model/dtypes.js';
+import { sha256File } from '../hash.js';
+import { alive } from '../jobs/debris.js';
 import { readJson } from '../model/folder.js';
 import { ORT_VERSION } from '../model/session.js';
 import { trackTemporary } from '../output/atomic-file.js';
 import { VERSION } from '../version.js';
 import { measureDrift, POOR_DRIFT_COSINE, type Drift } from './drift.js';
+import { verifyModelFolder } from './verify.js';
 
 /** What quantize and convert --quantize record beside config.json; extract --dtype q8 copies it into .npz meta. */
 export const QUANTIZATION_FILE = 'quantization.json';
 export const QUANTIZED_GRAPH = `model${DTYPE_SUFFIX.q8}.onnx`;
+
+/**
+ * The folder's quantization record, when it describes `graphSha256` (the int8 graph being
+ * loaded): another tool's int8 graph, or ours replaced since, has no record of ours. A record
+ * that cannot be read is a model error, found before anything is embedded.
+ */
+export function readQuantizationRecord(folder: string, graphSha256: string): Record<string, unknown> | undefined {
+  const path = join(folder, QUANTIZATION_FILE);
+  if (!existsSync(path)) return undefined;
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(path, 'utf8'));
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) throw new Error('not a JSON object');
+  } catch (err) {
+    throw new ModelError(`${path} is not a valid quantization record: ${errorMessage(err)}`, `write it again with: albert-embed quantize --force ${folder} (or delete it)`, { cause: err });
+  }
+  return (record as Record<string, unknown>).graph_sha256 === graphSha256 ? (record as Record<string, unknown>) : undefined;
+}
 
 export interface QuantizeResult {
   /** The model folder. */
@@ -43,11 +64,11 @@ export interface QuantizeGraphSettings {
   externalDataThreshold?: number;
 }
 
-/** Writes the int8 form of `model` (an fp32 graph) to `path`. */
-export function writeQuantizedGraph(path: string, model: OnnxModel, settings: QuantizeGraphSettings): { report: QuantizeReport; written: WrittenModel } {
+/** Writes the int8 form of `model` (the fp32 graph read from `sourcePath`) to `path`. */
+export function writeQuantizedGraph(path: string, model: OnnxModel, settings: QuantizeGraphSettings, sourcePath: string): { report: QuantizeReport; written: WrittenModel } {
   const { model: quantized, report } = quantizeModel(model, { numHeads: settings.numHeads });
   if (report.matmuls === 0) {
-    throw new ModelError(`${path}: the fp32 graph has no MatMul with a float weight matrix to quantize`, 'quantize reads an ALBERT encoder graph such as convert or optimum-cli export onnx writes');
+    throw new ModelError(`${sourcePath}: the fp32 graph has no MatMul with a float weight matrix to quantize`, 'quantize reads an ALBERT encoder graph such as convert or optimum-cli export onnx writes');
   }
   return { report, written: writeOnnxModel(path, quantized, { externalDataThreshold: settings.externalDataThreshold }) };
 }
@@ -63,6 +84,7 @@ function describeMethod(report: QuantizeReport): string {
  */
 async function recordQuantization(folder: string, source: string, output: string, report: QuantizeReport, threads: number, notice: (message: string) => void): Promise<Drift> {
   const drift = await measureDrift(folder, threads);
+  const graphSha256 = await sha256File(join(folder, output));
   const flags = int8CpuFlags();
   writeFileSync(
     join(folder, QUANTIZATION_FILE),
@@ -73,6 +95,7 @@ async function recordQuantization(folder: string, source: string, output: string
         onnxruntime_version: ORT_VERSION,
         source,
         graph: output,
+        graph_sha256: graphSha256,
         method: describeMethod(report),
         quantized: {
           matmuls: report.matmuls,
@@ -96,7 +119,7 @@ async function recordQuantization(folder: string, source: string, output: string
     );
   }
   if (flags && !hasInt8DotProduct(flags)) {
-    notice('note: this CPU has no VNNI or AMX, so onnxruntime sums int8 products in 16 bits, which can saturate: the drift above was measured on this CPU');
+    notice('note: this CPU has no VNNI or AMX, so onnxruntime sums int8 products in 16 bits, which can saturate; the drift figures were measured on this CPU');
   }
   return drift;
 }
@@ -113,7 +136,8 @@ export async function addQuantizedGraph(
   notice: (message: string) => void,
 ): Promise<Omit<QuantizeResult, 'seconds'>> {
   const output = join(dirname(source), QUANTIZED_GRAPH);
-  const { report, written } = writeQuantizedGraph(join(folder, output), model, options);
+  const { report, written } = writeQuantizedGraph(join(folder, output), model, options, join(folder, source));
+  declareExternalData(join(folder, 'config.json'), written.externalData !== undefined);
   const drift = await recordQuantization(folder, source, output, report, options.threads, notice);
   return { folder, source, output, report, drift, graphBytes: written.bytes, externalDataBytes: written.externalData?.bytes };
 }
@@ -128,6 +152,36 @@ function fp32Graph(folder: string): string {
     if (!existsSync(join(folder, file))) throw new ModelError(`model folder ${folder} has no ${file}`, 'quantize measures the int8 drift by embedding text, which needs the folder\'s config.json and tokenizer.json');
   }
   return found;
+}
+
+const SCRATCH_PREFIX = '.albert-embed-quantize.';
+
+/**
+ * Scratch folders of quantize runs that died without cleaning up (SIGKILL, the OOM killer): a
+ * partial int8 graph nobody will finish. Named by their process id; live runs' are left alone.
+ */
+function removeDeadScratch(folder: string): void {
+  for (const name of readdirSync(folder)) {
+    const pid = name.startsWith(SCRATCH_PREFIX) && name.endsWith('.tmp') ? Number(name.slice(SCRATCH_PREFIX.length).split('.')[0]) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) rmSync(join(folder, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Makes config.json declare the int8 graph's external data exactly when it has some (Transformers.js
+ * fetches external data only where config.json declares it); true when the file was rewritten.
+ */
+function declareExternalData(configPath: string, external: boolean): boolean {
+  const config = readJson(configPath, 'model config');
+  const js = (config['transformers.js_config'] ?? {}) as Record<string, unknown>;
+  const { [QUANTIZED_GRAPH]: declared, ...others } = (js.use_external_data_format ?? {}) as Record<string, unknown>;
+  if (Boolean(declared) === external) return false;
+  const formats = external ? { ...others, [QUANTIZED_GRAPH]: 1 } : others;
+  const edited = { ...config, 'transformers.js_config': { ...js, use_external_data_format: formats } };
+  // A new file, not a write through the hard link the scratch copy holds to the folder's own.
+  rmSync(configPath);
+  writeFileSync(configPath, `${JSON.stringify(edited, null, 2)}\n`);
+  return true;
 }
 
 /** A file of the model folder in the scratch copy: a hard link where the file system allows one. */
@@ -159,14 +213,17 @@ export async function quantizeFolder(modelFolder: string, options: QuantizeFolde
   }
   const source = fp32Graph(folder);
   const output = join(dirname(source), QUANTIZED_GRAPH);
-  if (existsSync(join(folder, output)) && !options.force) {
-    throw new UsageError(`model folder ${modelFolder} already has ${output}`, 'pass --force to replace it');
+  // Any int8 graph --dtype q8 would load, wherever it is: ours must be the one it loads.
+  const existing = onnxCandidates('q8').filter((c) => existsSync(join(folder, c)));
+  if (existing.length > 0 && !options.force) {
+    throw new UsageError(`model folder ${modelFolder} already has ${existing[0]}`, 'pass --force to replace it');
   }
   const sourcePath = join(folder, source);
   const read = readOnnxModel(readFileSync(sourcePath), sourcePath);
   const model: OnnxModel = { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, sourcePath)) } };
 
-  const scratch = join(folder, `.albert-embed-quantize.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  removeDeadScratch(folder);
+  const scratch = join(folder, `${SCRATCH_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const untrack = trackTemporary(scratch);
   try {
     try {
@@ -176,27 +233,27 @@ export async function quantizeFolder(modelFolder: string, options: QuantizeFolde
     } catch (err) {
       throw new OutputError(`model folder ${modelFolder}: cannot create the scratch folder ${basename(scratch)} in it: ${errorMessage(err)}`, 'quantize writes into the model folder: make it writable', { cause: err });
     }
+    // The folder as it is must open (its config, tokenizer and graph agree) before anything is
+    // made from it: its errors then name the folder, not the scratch copy.
+    await verifyModelFolder(folder, options.threads);
     notice(`quantizing ${sourcePath}`);
     const numHeads = readModelConfig(join(folder, 'config.json')).numHeads;
-    const { report, written } = writeQuantizedGraph(join(scratch, output), model, { numHeads, externalDataThreshold: options.externalDataThreshold });
+    const { report, written } = writeQuantizedGraph(join(scratch, output), model, { numHeads, externalDataThreshold: options.externalDataThreshold }, sourcePath);
     // The data file before the graph that names it, quantization.json last.
     const moved = [...(written.externalData ? [`${output}_data`] : []), output];
-    if (written.externalData) {
-      // Transformers.js fetches external data only where config.json declares it.
-      const config = readJson(join(scratch, 'config.json'), 'model config');
-      const js = (config['transformers.js_config'] ?? {}) as Record<string, unknown>;
-      const formats = (js.use_external_data_format ?? {}) as Record<string, unknown>;
-      const edited = { ...config, 'transformers.js_config': { ...js, use_external_data_format: { ...formats, [QUANTIZED_GRAPH]: 1 } } };
-      rmSync(join(scratch, 'config.json'));
-      writeFileSync(join(scratch, 'config.json'), `${JSON.stringify(edited, null, 2)}\n`);
-      moved.push('config.json');
-    }
+    if (declareExternalData(join(scratch, 'config.json'), written.externalData !== undefined)) moved.push('config.json');
     const drift = await recordQuantization(scratch, source, output, report, options.threads, notice);
     try {
       for (const file of [...moved, QUANTIZATION_FILE]) renameSync(join(scratch, file), join(folder, file));
       if (!written.externalData) rmSync(join(folder, `${output}_data`), { force: true });
+      // An int8 graph elsewhere would be loaded before ours (--force asked to replace it).
+      for (const other of existing.filter((c) => c !== output)) for (const f of [other, `${other}_data`]) rmSync(join(folder, f), { force: true });
     } catch (err) {
-      throw new OutputError(`model folder ${modelFolder}: cannot move ${output} into place: ${errorMessage(err)}`, 'check that the folder is writable', { cause: err });
+      throw new OutputError(
+        `model folder ${modelFolder}: cannot move ${output} into place: ${errorMessage(err)}`,
+        `check that the folder is writable and that nothing (a folder, say) is in the way of ${output}`,
+        { cause: err },
+      );
     }
     return { folder, source, output, report, drift, graphBytes: written.bytes, externalDataBytes: written.externalData?.bytes, seconds: (performance.now() - started) / 1000 };
   } finally {

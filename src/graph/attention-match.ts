@@ -5,8 +5,11 @@
 //   p = Softmax(Add(Div(MatMul(q, k^T), sqrt(d)), mask))      (Mul by 1/sqrt(d); the Add only with a mask)
 //   out = Reshape(Transpose_0213(MatMul(p, v)))
 //
-// with every intermediate read by the next node alone, and the mask computed from one rank-2
-// graph input (the attention mask) alone. Such a block is what onnxruntime's QAttention computes
+// with every intermediate read by the next node alone, and the mask bias spelled as transformers
+// computes it from the [batch, sequence] attention mask m: (1 - m[:, None, None, :]) * c, with c
+// a large negative constant (Unsqueeze and Cast in any order). QAttention takes m itself and
+// masks with its own large negative, so any other bias (a soft or inverted mask, a causal
+// triangle, positions) is another function and is left alone. Such a block is what onnxruntime's QAttention computes
 // from x, the three weights side by side, their biases and that mask. Anything else (SDPA exports,
 // rotary or relative positions, a scale that is not 1/sqrt(d)) is not matched and stays as it is.
 import type { Graph, Initializer, Node } from './onnx.js';
@@ -43,7 +46,7 @@ function scalarValue(t: Initializer | undefined): number | undefined {
 }
 
 /** The attention blocks of `graph`; `numHeads` (config.json's num_attention_heads) is checked against constant reshapes. */
-export function findAttentionBlocks(graph: Graph, numHeads: number): AttentionBlock[] {
+export function findAttentionBlocks(graph: Graph, numHeads: number, opset = 13): AttentionBlock[] {
   const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
   const producer = new Map<string, Node>();
   const consumers = new Map<string, Node[]>();
@@ -86,27 +89,52 @@ export function findAttentionBlocks(graph: Graph, numHeads: number): AttentionBl
     }
     return undefined;
   };
-  /** The graph input `name` is computed from, when there is exactly one and it is [batch, sequence]. */
-  const soleSource = (name: string): string | undefined => {
-    const sources = new Set<string>();
-    const seen = new Set<string>();
-    const walk = (value: string) => {
-      if (seen.has(value)) return;
-      seen.add(value);
-      if (graphInputs.has(value)) sources.add(value);
-      const node = producer.get(value);
-      if (node) for (const i of node.inputs) if (i && !initializers.has(i)) walk(i);
-    };
-    walk(name);
-    const [only] = sources;
-    return sources.size === 1 && graphInputs.get(only)!.shape.length === 2 ? only : undefined;
+  const ints = (name: string | undefined): number[] | undefined => {
+    const t = initializers.get(name ?? '');
+    if (!t || t.dataType !== 7) return undefined;
+    const b = t.produce();
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return Array.from({ length: b.byteLength / 8 }, (_, i) => Number(view.getBigInt64(8 * i, true)));
+  };
+  /**
+   * The graph input a mask bias is (1 - m[:, None, None, :]) * c of, c <= -1e4: Mul(Sub(1, x), c)
+   * where x is the [batch, sequence] input through Unsqueezes (to [batch, 1, 1, sequence]) and Casts.
+   */
+  const standardMask = (bias: string): string | undefined => {
+    const mul = producer.get(bias);
+    if (mul?.op !== 'Mul' || mul.domain) return undefined;
+    const cSide = [0, 1].find((i) => (scalarValue(initializers.get(mul.inputs[i])) ?? 0) <= -1e4);
+    if (cSide === undefined) return undefined;
+    const sub = producer.get(mul.inputs[1 - cSide]);
+    if (sub?.op !== 'Sub' || sub.domain || scalarValue(initializers.get(sub.inputs[0])) !== 1) return undefined;
+    // Back from x to the graph input, then forward again over the Unsqueezes' axes.
+    const steps: Node[] = [];
+    let value = sub.inputs[1];
+    for (let node = producer.get(value); node; node = producer.get(value)) {
+      if (node.domain || (node.op !== 'Cast' && node.op !== 'Unsqueeze')) return undefined;
+      steps.unshift(node);
+      value = node.inputs[0];
+    }
+    const input = graphInputs.get(value);
+    if (!input || input.shape.length !== 2) return undefined;
+    let rank = 2;
+    const ones = new Set<number>();
+    for (const node of steps) {
+      if (node.op !== 'Unsqueeze') continue;
+      const axes = node.attrs?.axes !== undefined ? (node.attrs.axes as number[]).map(Number) : ints(node.inputs[1]);
+      if (!axes) return undefined;
+      rank += axes.length;
+      for (const axis of axes) ones.add(axis < 0 ? axis + rank : axis);
+    }
+    return rank === 4 && ones.size === 2 && ones.has(1) && ones.has(2) ? value : undefined;
   };
 
   const blocks: AttentionBlock[] = [];
   for (const softmax of graph.nodes) {
     if (softmax.op !== 'Softmax' || softmax.domain) continue;
-    const axis = softmax.attrs?.axis;
-    if (axis !== undefined && axis !== -1 && axis !== 3) continue;
+    // Before opset 13 Softmax's default axis is 1 (and it flattens): another function.
+    const axis = softmax.attrs?.axis ?? (opset >= 13 ? -1 : 1);
+    if (axis !== -1 && axis !== 3) continue;
     const nodes: Node[] = [softmax];
     // Scores: scaled, then masked (the mask is optional).
     let scores = softmax.inputs[0];
@@ -114,9 +142,9 @@ export function findAttentionBlocks(graph: Graph, numHeads: number): AttentionBl
     const maskAdd = soleProducer(scores, 'Add');
     if (maskAdd) {
       // The scaled scores on one side, a bias computed from the mask input alone on the other.
-      const side = [0, 1].find((s) => ['Div', 'Mul'].includes(producer.get(maskAdd.inputs[s])?.op ?? '') && soleSource(maskAdd.inputs[1 - s]) !== undefined);
+      const side = [0, 1].find((s) => ['Div', 'Mul'].includes(producer.get(maskAdd.inputs[s])?.op ?? '') && standardMask(maskAdd.inputs[1 - s]) !== undefined);
       if (side === undefined) continue;
-      maskInput = soleSource(maskAdd.inputs[1 - side]);
+      maskInput = standardMask(maskAdd.inputs[1 - side]);
       nodes.push(maskAdd);
       scores = maskAdd.inputs[side];
     }

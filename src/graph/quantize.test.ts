@@ -116,6 +116,23 @@ describe('quantizeModel', () => {
     const m = graph();
     const scaled: OnnxModel = { ...m, graph: { ...m.graph, initializers: m.graph.initializers.map((t) => (t.name === 'const.sqrt_head_dim' ? tensor(t.name, [], Float32Array.of(3)) : t)) } };
     expect(quantizeModel(scaled, { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(0);
+    // Mask biases QAttention does not compute: a soft mask (-1 instead of float32 min), an
+    // inverted one (0 - m instead of 1 - m). QAttention would mask padding fully and the rows move.
+    const withConstant = (name: string, value: number): OnnxModel => ({
+      ...m,
+      graph: { ...m.graph, initializers: m.graph.initializers.map((t) => (t.name === name ? tensor(t.name, [], Float32Array.of(value)) : t)) },
+    });
+    expect(quantizeModel(withConstant('const.float32_min', -1), { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(0);
+    expect(quantizeModel(withConstant('const.one', 0), { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(0);
+    // Softmax without its axis: the last axis from opset 13 on, axis 1 (flattened) before.
+    const noAxis = (version: number): OnnxModel => ({
+      ...m,
+      opsetImports: m.opsetImports.map((o) => (o.domain ? o : { ...o, version })),
+      graph: { ...m.graph, nodes: m.graph.nodes.map((n) => (n.op === 'Softmax' ? { ...n, attrs: {} } : n)) },
+    });
+    expect(quantizeModel(noAxis(12), { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(0);
+    expect(quantizeModel(noAxis(17), { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(APPLICATIONS);
+    expect(quantizeModel(m, { numHeads: config.num_attention_heads }).report.attentionBlocks).toBe(APPLICATIONS);
   });
 
   it('keepFloat leaves a MatMul in float; a graph without weight MatMuls comes back unchanged', () => {

@@ -189,7 +189,7 @@ export function quantizeModel(model: OnnxModel, options: QuantizeGraphOptions = 
   const replaced = new Map<Node, Node[]>();
   const first: Node[] = [];
 
-  const blocks: AttentionBlock[] = options.numHeads === undefined ? [] : findAttentionBlocks(graph, options.numHeads);
+  const blocks: AttentionBlock[] = options.numHeads === undefined ? [] : findAttentionBlocks(graph, options.numHeads, model.opsetImports.find((o) => !o.domain)?.version);
   // The fused biases and the int32 masks, by what they are made from: each is made once.
   const biases = new Map<string, Initializer>();
   const masks = new Map<string, string>();
