@@ -128,7 +128,8 @@ export async function describeModel(settings: EmbedderSettings, notice: (message
   }
 }
 
-const shape = (t: TensorInfo) => `${t.name} ${t.type} [${t.shape.join(', ')}]`;
+// An undeclared dimension (hidden states leave their length open on purpose) reads as '?'.
+const shape = (t: TensorInfo) => `${t.name} ${t.type} [${t.shape.map((d) => (d === '' ? '?' : d)).join(', ')}]`;
 
 function formatCheckpointInfo(info: CheckpointInfo): string {
   const c = info.config;
