@@ -5,7 +5,7 @@
 // a scratch copy of the folder, and moves them into place only once both graphs have loaded, run
 // and been compared.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, readdirSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelError, OutputError, UsageError, errorMessage } from '../errors.js';
 import { initializerOf, readOnnxModel } from '../graph/onnx-reader.js';
