@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { createEmbedder } from '../src/index.js';
 import { cosine, summarizeCosines } from '../src/convert/drift.js';
 import { errorMessage } from '../src/errors.js';
-import { initializerOf, readOnnxModel, countNodeTypes } from '../src/graph/onnx-reader.js';
+import { countNodeTypes, readOnnxModelFile } from '../src/graph/onnx-reader.js';
 import { type OnnxModel, writeOnnxModel } from '../src/graph/onnx.js';
 import { quantizeModel, type QuantizeGraphOptions } from '../src/graph/quantize.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS } from '../src/options.js';
@@ -26,12 +26,6 @@ import { uniform } from '../tools/fixture-builder/weights.js';
 const ROUNDS = 3;
 const BIN = join(ROOT, 'bin', 'albert-embed.js');
 const spinningOff = { session: { intra_op: { allow_spinning: '0' } } };
-
-/** An ONNX file read back as a model whose initializers are read when written. */
-export function readModelFile(path: string): OnnxModel {
-  const read = readOnnxModel(readFileSync(path), path);
-  return { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, path)) } };
-}
 
 interface Timing {
   name: string;
@@ -81,7 +75,7 @@ function printTimings(timings: Timing[], reference: Timing): void {
 export async function runInt8({ work, threads }: { work: string; threads: number }) {
   const { dir, built } = buildBaseShaped(work);
   const source = join(dir, 'onnx', 'model.onnx');
-  const model = readModelFile(source);
+  const model = readOnnxModelFile(source);
   const numHeads = built.config.num_attention_heads;
   const write = (file: string, m: OnnxModel) => {
     const path = join(dir, 'onnx', file);

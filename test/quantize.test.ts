@@ -15,8 +15,8 @@ import { measureDrift } from '../src/convert/drift.js';
 import { DRIFT_SAMPLE } from '../src/convert/drift-sample.js';
 import { quantizeFolder } from '../src/convert/quantize-folder.js';
 import { verifyModelFolder } from '../src/convert/verify.js';
-import { countNodeTypes, initializerOf, readOnnxModel } from '../src/graph/onnx-reader.js';
-import { type OnnxModel, tensor, writeOnnxModel } from '../src/graph/onnx.js';
+import { countNodeTypes, readOnnxModelFile } from '../src/graph/onnx-reader.js';
+import { type Initializer, tensor, writeOnnxModel } from '../src/graph/onnx.js';
 import { quantizeModel } from '../src/graph/quantize.js';
 import { writeAlbertCheckpoint, type CheckpointSpec } from '../tools/checkpoint-writers/albert-checkpoint.js';
 import { numpy, runCli, runMain, tempDir, TEXTS, TINY_EN, TINY_ZH } from './helpers.js';
@@ -35,12 +35,6 @@ function copyOf(fixture: string): string {
 }
 
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
-
-/** An ONNX file read back as a model whose initializers come from the file. */
-function readBack(path: string): OnnxModel {
-  const read = readOnnxModel(readFileSync(path), path);
-  return { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, path)) } };
-}
 
 describe.each([
   ['albert-tiny (English, 2 groups x 2 inner layers)', TINY_EN, 8, 25],
@@ -92,9 +86,9 @@ describe('poor drift', () => {
   it('is reported on stderr and recorded; the int8 graph is still written', async () => {
     const folder = copyOf(TINY_EN);
     const path = join(folder, 'onnx', 'model.onnx');
-    const read = readOnnxModel(readFileSync(path), path);
+    const read = readOnnxModelFile(path);
     // A copy: produce() is a view into the file's buffer.
-    const floats = (t: Parameters<typeof initializerOf>[0]) => new Float32Array(new Uint8Array(initializerOf(t, path).produce()).buffer);
+    const floats = (t: Initializer) => new Float32Array(new Uint8Array(t.produce()).buffer);
     const initializers = read.graph.initializers.map((t) => {
       if (t.name.endsWith('.ffn.bias')) {
         const bias = floats(t);
@@ -106,7 +100,7 @@ describe('poor drift', () => {
         weight.fill(0, 0, t.dims[1]);
         return tensor(t.name, t.dims, weight);
       }
-      return initializerOf(t, path);
+      return t;
     });
     expect(initializers.filter((t) => t.name.endsWith('.ffn.bias'))).toHaveLength(4);
     writeOnnxModel(path, { ...read, graph: { ...read.graph, initializers } });
@@ -280,7 +274,7 @@ describe('extract --dtype q8', () => {
 
     // Another int8 graph in place of ours (re-exported, say): the record is not about it.
     writeFileSync(join(folder, 'quantization.json'), record);
-    const other = quantizeModel(readBack(join(folder, 'onnx', 'model.onnx')), {}).model;
+    const other = quantizeModel(readOnnxModelFile(join(folder, 'onnx', 'model.onnx')), {}).model;
     writeOnnxModel(join(folder, 'onnx', 'model_quantized.onnx'), other);
     expect((await runMain(['extract', join(TEXTS, 'en.txt'), '--model', folder, '--dtype', 'q8', '-o', out, '-q'])).code).toBe(0);
     expect(numpy("z = numpy.load(sys.argv[1]); print(json.dumps('quantization' in json.loads(str(z['meta'][()]))))", out)).toBe(false);

@@ -40,7 +40,8 @@ export function summarizeCosines(cosines: readonly number[]): Drift {
   return { sample: cosines.length, minCosine: Math.min(...cosines), meanCosine: cosines.reduce((s, c) => s + c, 0) / cosines.length };
 }
 
-async function embedSample(folder: string, dtype: Dtype, threads: number, texts: readonly string[]): Promise<Float32Array> {
+/** `texts` (default: the built-in sample) embedded with `folder`'s graph for `dtype`, rows back to back. */
+export async function embedSample(folder: string, dtype: Dtype, threads: number, texts: readonly string[] = DRIFT_SAMPLE): Promise<Float32Array> {
   // Environment-free settings: the folder is local and complete, so nothing is fetched or converted.
   const settings = resolveEmbedderSettings({ model: folder, dtype, threads, offline: true }, {});
   const embedder = await openEmbedder(settings);
@@ -51,9 +52,12 @@ async function embedSample(folder: string, dtype: Dtype, threads: number, texts:
   }
 }
 
-/** The drift of `folder`'s q8 graph from its fp32 graph on `texts` (default: the built-in sample). */
-export async function measureDrift(folder: string, threads: number, texts: readonly string[] = DRIFT_SAMPLE): Promise<Drift> {
-  const reference = await embedSample(folder, 'fp32', threads, texts);
+/**
+ * The drift of `folder`'s q8 graph from its fp32 graph on `texts` (default: the built-in sample);
+ * `reference`, the fp32 rows when they are already embedded.
+ */
+export async function measureDrift(folder: string, threads: number, texts: readonly string[] = DRIFT_SAMPLE, reference?: Float32Array): Promise<Drift> {
+  reference ??= await embedSample(folder, 'fp32', threads, texts);
   const quantized = await embedSample(folder, 'q8', threads, texts);
   return summarizeCosines(rowCosines(reference, quantized, reference.length / texts.length));
 }

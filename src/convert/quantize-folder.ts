@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelError, OutputError, UsageError, errorMessage } from '../errors.js';
-import { initializerOf, readOnnxModel } from '../graph/onnx-reader.js';
+import { readOnnxModelFile } from '../graph/onnx-reader.js';
 import { type OnnxModel, writeOnnxModel, type WrittenModel } from '../graph/onnx.js';
 import { quantizeModel, type QuantizeReport } from '../graph/quantize.js';
 import { readModelConfig } from '../model/config.js';
@@ -20,8 +20,8 @@ import { readJson } from '../model/folder.js';
 import { ORT_VERSION } from '../model/session.js';
 import { trackTemporary } from '../output/atomic-file.js';
 import { VERSION } from '../version.js';
-import { measureDrift, POOR_DRIFT_COSINE, type Drift } from './drift.js';
-import { verifyModelFolder } from './verify.js';
+import { DRIFT_SAMPLE } from './drift-sample.js';
+import { embedSample, measureDrift, POOR_DRIFT_COSINE, type Drift } from './drift.js';
 
 /** What quantize and convert --quantize record beside config.json; extract --dtype q8 copies it into .npz meta. */
 export const QUANTIZATION_FILE = 'quantization.json';
@@ -82,8 +82,16 @@ function describeMethod(report: QuantizeReport): string {
  * Measures the drift of `folder`'s int8 graph (its config and tokenizer in place) and writes
  * quantization.json; says on stderr, through `notice`, when the drift is poor.
  */
-async function recordQuantization(folder: string, source: string, output: string, report: QuantizeReport, threads: number, notice: (message: string) => void): Promise<Drift> {
-  const drift = await measureDrift(folder, threads);
+async function recordQuantization(
+  folder: string,
+  source: string,
+  output: string,
+  report: QuantizeReport,
+  threads: number,
+  notice: (message: string) => void,
+  reference?: Float32Array,
+): Promise<Drift> {
+  const drift = await measureDrift(folder, threads, DRIFT_SAMPLE, reference);
   const graphSha256 = await sha256File(join(folder, output));
   const flags = int8CpuFlags();
   writeFileSync(
@@ -219,8 +227,7 @@ export async function quantizeFolder(modelFolder: string, options: QuantizeFolde
     throw new UsageError(`model folder ${modelFolder} already has ${existing[0]}`, 'pass --force to replace it');
   }
   const sourcePath = join(folder, source);
-  const read = readOnnxModel(readFileSync(sourcePath), sourcePath);
-  const model: OnnxModel = { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, sourcePath)) } };
+  const model = readOnnxModelFile(sourcePath);
 
   removeDeadScratch(folder);
   const scratch = join(folder, `${SCRATCH_PREFIX}${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -233,16 +240,16 @@ export async function quantizeFolder(modelFolder: string, options: QuantizeFolde
     } catch (err) {
       throw new OutputError(`model folder ${modelFolder}: cannot create the scratch folder ${basename(scratch)} in it: ${errorMessage(err)}`, 'quantize writes into the model folder: make it writable', { cause: err });
     }
-    // The folder as it is must open (its config, tokenizer and graph agree) before anything is
-    // made from it: its errors then name the folder, not the scratch copy.
-    await verifyModelFolder(folder, options.threads);
+    // The fp32 rows come from the folder as it is, first: a folder that does not open (config,
+    // tokenizer and graph disagree) fails before anything is made, naming it, not the scratch copy.
+    const reference = await embedSample(folder, 'fp32', options.threads);
     notice(`quantizing ${sourcePath}`);
     const numHeads = readModelConfig(join(folder, 'config.json')).numHeads;
     const { report, written } = writeQuantizedGraph(join(scratch, output), model, { numHeads, externalDataThreshold: options.externalDataThreshold }, sourcePath);
     // The data file before the graph that names it, quantization.json last.
     const moved = [...(written.externalData ? [`${output}_data`] : []), output];
     if (declareExternalData(join(scratch, 'config.json'), written.externalData !== undefined)) moved.push('config.json');
-    const drift = await recordQuantization(scratch, source, output, report, options.threads, notice);
+    const drift = await recordQuantization(scratch, source, output, report, options.threads, notice, reference);
     try {
       for (const file of [...moved, QUANTIZATION_FILE]) renameSync(join(scratch, file), join(folder, file));
       if (!written.externalData) rmSync(join(folder, `${output}_data`), { force: true });

@@ -1,11 +1,11 @@
 // Reads an encoded ONNX ModelProto into the same plain objects the writer takes, so that a graph
 // exported elsewhere (Optimum's fp32 model.onnx) can be inspected and rewritten. Initializer bytes
 // are views into the input, never copies; external data is described, and read on request.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ModelError, errorMessage } from '../errors.js';
 import { type ProtoField, proto, readFields } from '../protobuf.js';
-import { type AttrValue, type Initializer, type Node, type OpsetImport, type ValueInfo } from './onnx.js';
+import { type AttrValue, type Initializer, type Node, type OnnxModel, type OpsetImport, type ValueInfo } from './onnx.js';
 
 /** Where an external tensor's bytes are: `location` is relative to the model file's folder. */
 export interface ExternalDataRef {
@@ -350,4 +350,14 @@ export function initializerOf(t: TensorRecord, modelPath: string): Initializer {
   const byteLength = 'raw' in data ? data.raw.byteLength : (data.external.length ?? -1);
   if (byteLength < 0) throw new ModelError(`${modelPath}: external tensor ${t.name} gives no length`, 'export the graph again');
   return { name: t.name, dataType: t.dataType, dims: t.dims, byteLength, produce: () => ('raw' in data ? data.raw : readExternalData(modelPath, data.external)) };
+}
+
+/**
+ * The ONNX file at `path` as a model the writer takes: its initializers are views into the file's
+ * bytes (external ones read from beside it only when written), so a graph can be read, rewritten
+ * and written again without a second copy of its weights.
+ */
+export function readOnnxModelFile(path: string): OnnxModel {
+  const read = readOnnxModel(readFileSync(path), path);
+  return { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, path)) } };
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { TINY_EN as TINY_EN_SPEC } from '../../tools/fixture-builder/build.js';
 import { generateWeights, weightSource } from '../../tools/fixture-builder/weights.js';
 import type { AlbertConfig } from './albert-config.js';
 import { buildAlbertGraph, type WeightSource } from './albert.js';
-import { countNodeTypes, initializerOf, readOnnxModel } from './onnx-reader.js';
+import { countNodeTypes, readOnnxModelFile } from './onnx-reader.js';
 import { DataType, encodeOnnxModel, type OnnxModel, tensor, writeOnnxModel } from './onnx.js';
 import { quantizeColumns, quantizeModel } from './quantize.js';
 
@@ -24,11 +23,6 @@ function counting(): { source: WeightSource; reads: Map<string, number> } {
 }
 
 const graph = (source: WeightSource = weightSource(weights)) => buildAlbertGraph(config, source, { tokenTypeInput: true, poolerOutput: true });
-
-function readBack(path: string): OnnxModel {
-  const read = readOnnxModel(readFileSync(path), path);
-  return { ...read, graph: { ...read.graph, initializers: read.graph.initializers.map((t) => initializerOf(t, path)) } };
-}
 
 describe('quantizeColumns', () => {
   const k = 5;
@@ -208,7 +202,7 @@ describe('the quantized fixture in onnxruntime', () => {
   const real = (data: Float32Array) => data.filter((_, i) => Math.floor(i / 64) < 13);
 
   it('QAttention computes what the DynamicQuantizeMatMul graph does (within 1e-4), and both stay near fp32', async () => {
-    const model = readBack(source);
+    const model = readOnnxModelFile(source);
     const fused = quantizeModel(model, { numHeads: 4 });
     expect(fused.report.attentionBlocks).toBe(8);
     const [fp32, plain, qattention] = [await run(model), real(await run(quantizeModel(model).model)), real(await run(fused.model))];
