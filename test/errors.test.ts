@@ -217,3 +217,49 @@ describe('an input that goes away while it waits its turn', () => {
     expect(readdirSync(dir).sort()).toEqual(['first.txt']);
   });
 });
+
+describe('the exit-code table', () => {
+  it('every code but 0, 1 and 130 has a case above, and README.md lists each with the same meaning', () => {
+    const covered = new Set(cases.map((c) => c.code));
+    for (const code of [ExitCode.usage, ExitCode.input, ExitCode.model, ExitCode.output, ExitCode.inference]) expect(covered.has(code), `exit ${code}`).toBe(true);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Exit codes'));
+    for (const code of Object.values(ExitCode)) expect(table, `README row for ${code}`).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
+  });
+});
+
+describe('--device cuda', () => {
+  const providerInstalled = existsSync(join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'));
+  it(providerInstalled ? 'runs where the CUDA provider is installed' : 'fails with exit 5 and says what to install', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out.npy');
+    const r = await runMain(['extract', en, '-o', out, '--model', TINY_EN, '--device', 'cuda']);
+    if (providerInstalled) {
+      expect(r.code, r.stderr).toBe(0);
+      return;
+    }
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/--device cuda: the CUDA execution provider cannot be loaded/);
+    expect(r.stderr).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    expect(r.stderr).toMatch(/CUDA 13 runtime and cuDNN 9/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('--verbose', () => {
+  it('adds the stack trace and the underlying error', async () => {
+    const r = await runMain(['extract', 'nope.txt', '-o', '-', '--model', TINY_EN, '--verbose']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/\n\s+at /);
+    expect(r.stderr).toMatch(/caused by: Error: ENOENT: no such file or directory, stat 'nope\.txt'/);
+  });
+
+  it('an internal error is exit 1 with the hint to report it', async () => {
+    const { reportError } = await import('../src/cli/report.js');
+    let text = '';
+    const code = reportError(new TypeError('x is not a function'), { write: (t: string) => (text += t) } as never, false);
+    expect(code).toBe(1);
+    expect(text).toBe('albert-embed: internal error: x is not a function (hint: rerun with --verbose and report the stack trace)\n');
+  });
+});
