@@ -6,12 +6,13 @@ import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CheckpointFormat, writeAlbertCheckpoint } from '../tools/checkpoint-writers/albert-checkpoint.js';
 import { ROOT, runMeasured } from './measure.js';
+import { BASE_SHAPED } from './models.js';
 
 const BIN = join(ROOT, 'bin', 'albert-embed.js');
 
 const SHAPES = {
-  base: { embedding_size: 128, hidden_size: 768, num_hidden_layers: 12, num_hidden_groups: 1, inner_group_num: 1, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02 },
-  xxlarge: { embedding_size: 128, hidden_size: 4096, num_hidden_layers: 12, num_hidden_groups: 1, inner_group_num: 1, num_attention_heads: 64, intermediate_size: 16384, max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, initializer_range: 0.02 },
+  base: BASE_SHAPED.architecture,
+  xxlarge: { ...BASE_SHAPED.architecture, hidden_size: 4096, num_attention_heads: 64, intermediate_size: 16384 },
 } as const;
 
 export interface ConvertRun {

@@ -2,7 +2,7 @@
 // (`npm run bench -- int8`): the forms onnxruntime's own quantizer writes, quantizing the
 // attention MatMuls whose operands are both activations, and 8-bit MatMulNBits.
 import { DataType, type Initializer, lazyTensor, type Node, type OnnxModel } from '../src/graph/onnx.js';
-import { MS_DOMAIN } from '../src/graph/quantize.js';
+import { floatsOf, MS_DOMAIN } from '../src/graph/quantize.js';
 
 function rewrite(model: OnnxModel, replace: (node: Node, fresh: (base: string) => string) => Node[] | undefined): OnnxModel {
   let counter = 0;
@@ -65,10 +65,6 @@ export function quantizeActivationMatMuls(model: OnnxModel): OnnxModel {
 export function asMatMulNBits(model: OnnxModel, blockSize = 128): OnnxModel {
   const initializers = new Map(model.graph.initializers.map((t) => [t.name, t]));
   const added = new Map<string, Initializer[]>();
-  const floats = (t: Initializer) => {
-    const b = t.produce();
-    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  };
   const rewritten = rewrite(model, (node, fresh) => {
     if (node.op !== 'MatMul' || node.domain) return undefined;
     const weight = initializers.get(node.inputs[1]);
@@ -78,7 +74,7 @@ export function asMatMulNBits(model: OnnxModel, blockSize = 128): OnnxModel {
     if (!added.has(weight.name)) {
       let scales: Float32Array | undefined;
       const values = (): Uint8Array => {
-        const w = floats(weight);
+        const w = floatsOf(weight);
         const q = new Uint8Array(n * blocks * blockSize).fill(128);
         scales = new Float32Array(n * blocks);
         for (let c = 0; c < n; c++) {

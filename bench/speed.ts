@@ -177,6 +177,8 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
   };
   const fp32Rows = readFloat32(outputs.fp32, true);
   const q8Rows = readFloat32(outputs.q8, true);
+  const fp32Run = summarized('fp32', ceiling.gflops);
+  const q8Run = summarized('q8', int8Ceiling.gflops);
   const result: SpeedResult = {
     lines,
     tokens,
@@ -188,15 +190,14 @@ export async function runSpeed({ work, threads, lines, baseline }: { work: strin
     int8Ceiling,
     int8CeilingMeasurements: [before.int8, after.int8],
     int8Dynamic,
-    albertEmbed: summarized('fp32', ceiling.gflops),
-    albertEmbedQ8: summarized('q8', int8Ceiling.gflops),
+    albertEmbed: fp32Run,
+    albertEmbedQ8: q8Run,
     rounds: { fp32: runs.fp32.map((r) => r.seconds), q8: runs.q8.map((r) => r.seconds) },
-    q8Speedup: 0,
+    q8Speedup: q8Run.textsPerSecond / fp32Run.textsPerSecond,
     q8Drift: summarizeCosines(rowCosines(fp32Rows, q8Rows, config.hidden_size)),
     quantize: { seconds: quantizeRun.seconds, peakRssMiB: quantizeRun.peakRssMiB, drift: record.drift },
     profiles,
   };
-  result.q8Speedup = result.albertEmbedQ8.textsPerSecond / result.albertEmbed.textsPerSecond;
   printRun('albert-embed fp32', result.albertEmbed);
   printRun('albert-embed q8', result.albertEmbedQ8);
   console.log(

@@ -5,7 +5,7 @@ import type { Dtype } from './model/dtypes.js';
 import { runnableModel } from './convert/auto.js';
 import { isLocalSpec, loadModel, type LoadedModel } from './model/model.js';
 import { ORT_VERSION } from './model/session.js';
-import { checkPassLimits, defaultMaxBatchTokens, resolveEmbedderSettings, resolvePoolSettings, type EmbedderOptions, type EmbedderSettings, type Naming, type PoolSettings } from './options.js';
+import { checkPassLimits, defaultMaxBatchTokens, labelOf, resolveEmbedderSettings, resolvePoolSettings, type EmbedderOptions, type EmbedderSettings, type Naming, type PoolSettings } from './options.js';
 import { encodeRows } from './output/precision.js';
 import { BatchEncoder, type BatchDone, type Locate } from './pipeline/encoder.js';
 import { RecordEncoder, type Prepared } from './pipeline/record-encoder.js';
@@ -78,7 +78,7 @@ function chooseMaxLength(model: LoadedModel, requested: number | undefined, nami
   const { tokenizer, config, fixedSeqLen } = model;
   const positionLimit = Math.min(config.maxPositions, fixedSeqLen ?? Infinity);
   const specials = tokenizer.prefix.length + tokenizer.suffix.length;
-  const label = naming === 'cli' ? '--max-length' : 'maxLength';
+  const label = labelOf('maxLength', naming);
   if (requested === undefined) return Math.min(positionLimit, tokenizer.modelMaxLength ?? Infinity);
   if (requested > positionLimit) {
     throw new UsageError(

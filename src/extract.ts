@@ -7,6 +7,7 @@
 import { fstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { readQuantizationRecord } from './convert/quantize-folder.js';
 import { openEmbedder, type Embedder } from './embedder.js';
 import { AlbertEmbedError, extendHint, InputError, UsageError } from './errors.js';
@@ -19,7 +20,7 @@ import { InputHasher, prefixChanges, settingsChanges, settingsDigest } from './j
 import { inputChanges, inputIdentity, JOURNAL_VERSION, journalPath, readJournal, removeJournal, writeJournal, type Journal } from './jobs/journal.js';
 import { collectGarbage } from './memory.js';
 import type { Device } from './model/devices.js';
-import { resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
+import { labelOf, resolveExtractSettings, type ExtractOptions, type ExtractSettings, type Naming } from './options.js';
 import { finalTarget, setResumable } from './output/atomic-file.js';
 import { prepareOutput, type RowSink, type SinkState } from './output/sinks.js';
 import { entryEnd } from './output/zip.js';
@@ -63,8 +64,6 @@ const GC_EVERY_WINDOWS = 4;
  * handlers run only there, and SIGINT/SIGTERM/SIGHUP must end a run promptly.
  */
 const YIELD_EVERY_MS = 50;
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** One window of prepared records waiting to be encoded. */
 interface Window {
@@ -163,7 +162,7 @@ function checkOutputIsNotInput(settings: ExtractSettings, io: ExtractIo, naming:
     const stat = input === '-' ? fstatSync(stdinFd!) : statSync(input);
     // Only files can be the same: /dev/null as both stdin and stdout is no conflict.
     if (!stat.isFile() || identity(stat) !== out) continue;
-    const flag = naming === 'cli' ? '-o' : 'output';
+    const flag = labelOf('output', naming);
     const what = settings.output === '-' ? 'stdout is redirected onto' : `${flag} ${settings.output} is`;
     const inputName = input === '-' ? 'the file stdin is read from' : `the input file ${input}`;
     throw new UsageError(`${what} ${inputName}; albert-embed never overwrites its input or reads its own output`, `write the embeddings to another path, for example ${flag} embeddings.npz`);
@@ -196,7 +195,7 @@ function committedLengths(sink: SinkState): Array<[string, number]> {
  * input; whatever earlier runs left that is not continued is removed. Runs under the output's lock.
  */
 async function pickUp(settings: ExtractSettings, destination: string, io: ExtractIo, naming: Naming): Promise<Journal | undefined> {
-  const flag = naming === 'cli' ? '--resume' : 'resume';
+  const flag = labelOf('resume', naming);
   const journalFile = journalPath(destination);
   const journal = settings.resume && keepsJournal(settings) ? readJournal(journalFile) : undefined;
   const keep = new Set<string>();
@@ -241,7 +240,7 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
   checkInputs(settings.inputs);
   checkOutputIsNotInput(settings, io, naming);
   const destination = destinationOf(settings);
-  const release = destination ? lockOutput(destination, settings.output, naming === 'cli' ? '-o' : 'output') : undefined;
+  const release = destination ? lockOutput(destination, settings.output, labelOf('output', naming)) : undefined;
   try {
     const resumed = destination ? await pickUp(settings, destination, io, naming) : undefined;
     return await embedInto(settings, io, naming, started, destination, resumed);
@@ -254,7 +253,7 @@ export async function runExtract(settings: ExtractSettings, io: ExtractIo, namin
 const mayPass = (err: unknown) => !(err instanceof InputError || err instanceof UsageError);
 
 async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Naming, started: number, destination: string | undefined, resumed: Journal | undefined): Promise<ExtractSummary> {
-  const flag = naming === 'cli' ? '--resume' : 'resume';
+  const flag = labelOf('resume', naming);
   const journalFile = destination && keepsJournal(settings) ? journalPath(destination) : undefined;
   const target = { path: settings.output, format: settings.outputFormat, stdout: io.stdout };
   // A resumed run reopens (and cuts back) the interrupted run's files only once the settings are
@@ -282,7 +281,9 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
     const { shard } = settings;
     sink = await output.open({ dim: e.dim, precision, tokens: pooling === 'none', chunks: overflow === 'chunk', recordNumbers: shard !== undefined });
     const total = totalBytes(settings.inputs);
-    const hasher = new InputHasher();
+    // The input's fingerprint goes into the .npz meta and the journal only: other runs need not
+    // read a Parquet file a second time for it.
+    const hasher = settings.outputFormat === 'npz' || journalFile ? new InputHasher() : undefined;
     const records = readRecords({
       files: settings.inputs,
       format: settings.inputFormat,
@@ -327,7 +328,7 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
         owner,
         output: destination!,
         shard: shard ?? null,
-        inputPrefix: hasher.prefix(),
+        inputPrefix: hasher!.prefix(),
         settings: record,
         settingsSha256: digest,
         inputs: identities,
@@ -424,7 +425,7 @@ async function embedInto(settings: ExtractSettings, io: ExtractIo, naming: Namin
       rows: summary.rows,
       truncated_rows: summary.truncated,
       records_total: recordsRead,
-      input_sha256: hasher.digest(),
+      input_sha256: hasher?.digest(),
       settings_sha256: digest,
       ...(shard ? { shard: { index: shard.index, count: shard.count } } : {}),
     };

@@ -28,14 +28,14 @@ export const DEFAULT_MAX_BATCH_TOKENS: Readonly<Record<'cpu' | 'cuda', number>> 
  * end to end (33.5-34.4 s vs 34.6 s) with a fifth less peak memory (240 vs 300 MB), and its
  * activations are a quarter of fp32's, so smaller passes lose nothing to overhead (BENCHMARKS.md).
  */
-export const DEFAULT_MAX_BATCH_TOKENS_Q8_CPU = 512;
+const DEFAULT_MAX_BATCH_TOKENS_Q8_CPU = 512;
 
 /** The --max-batch-tokens a session on `device` running `dtype` gets by default. */
 export function defaultMaxBatchTokens(device: 'cpu' | 'cuda', dtype: string): number {
   return device === 'cpu' && dtype === 'q8' ? DEFAULT_MAX_BATCH_TOKENS_Q8_CPU : DEFAULT_MAX_BATCH_TOKENS[device];
 }
 /** Records tokenized and length-sorted together by extract: bounds memory, feeds the sort. */
-export const DEFAULT_WINDOW = 2048;
+const DEFAULT_WINDOW = 2048;
 
 /** Whose words an error uses: the CLI's flags (--max-length) or the library's names (maxLength). */
 export type Naming = 'cli' | 'library';
@@ -127,9 +127,9 @@ function layerList(value: unknown, label: string): number[] {
   return [...value];
 }
 
-export const OVERFLOWS = ['truncate', 'chunk', 'error'] as const;
+const OVERFLOWS = ['truncate', 'chunk', 'error'] as const;
 export type Overflow = (typeof OVERFLOWS)[number];
-export const PRECISIONS = ['float32', 'float16', 'ubinary'] as const;
+const PRECISIONS = ['float32', 'float16', 'ubinary'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 const logicalCpus: Bound = { max: () => availableParallelism(), why: (n) => `the ${n} logical CPUs this process may use` };
@@ -263,11 +263,12 @@ export const OPTIONS = {
 export type OptionName = keyof typeof OPTIONS;
 
 /** The long flag of an option: '--max-length'. */
-export function flagOf(name: OptionName): string {
+function flagOf(name: OptionName): string {
   return OPTIONS[name].flags.match(/--[\w-]+/)![0];
 }
 
-function labelOf(name: OptionName, naming: Naming): string {
+/** How an error names option `name`: its flag for the CLI (`--max-length`, `-o`), its key for the library. */
+export function labelOf(name: OptionName, naming: Naming): string {
   const def: OptionDef<unknown> = OPTIONS[name];
   if (naming === 'library') return def.name;
   return def.label ?? flagOf(name);
@@ -370,13 +371,8 @@ export function resolveEmbedderSettings(options: EmbedderOptions = {}, env: Env 
       model: o.model === undefined ? env.ALBERT_EMBED_MODEL || DEFAULT_MODEL : resolve('model', o.model, naming),
       dtype: resolve('dtype', o.dtype, naming),
       device: resolve('device', o.device, naming),
-      threads: o.threads === undefined ? availableParallelism() : resolve('threads', o.threads, naming),
-      hub: {
-        cacheDir: o.cacheDir === undefined ? defaultCacheDir(env) : resolve('cacheDir', o.cacheDir, naming),
-        offline: o.offline === undefined ? truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE) : resolve('offline', o.offline, naming),
-        revision: resolve('revision', o.revision, naming),
-        endpoint: env.HF_ENDPOINT || 'https://huggingface.co',
-      },
+      threads: resolveThreads(o.threads, naming),
+      hub: resolveHub(o, env, naming),
     },
     maxLength: o.maxLength === undefined ? undefined : resolve('maxLength', o.maxLength, naming),
     pooling: resolve('pooling', o.pooling, naming),
@@ -392,6 +388,21 @@ export function resolveEmbedderSettings(options: EmbedderOptions = {}, env: Env 
   };
   checkCombinations(settings, naming);
   return settings;
+}
+
+/** --threads, or every core the machine has. */
+function resolveThreads(value: unknown, naming: Naming): number {
+  return value === undefined ? availableParallelism() : resolve('threads', value, naming);
+}
+
+/** Where hub files come from and are cached: the options, else the environment. */
+function resolveHub(o: Record<string, unknown>, env: Env, naming: Naming): HubSettings {
+  return {
+    cacheDir: o.cacheDir === undefined ? defaultCacheDir(env) : resolve('cacheDir', o.cacheDir, naming),
+    offline: o.offline === undefined ? truthy(env.HF_HUB_OFFLINE) || truthy(env.TRANSFORMERS_OFFLINE) : resolve('offline', o.offline, naming),
+    revision: resolve('revision', o.revision, naming),
+    endpoint: env.HF_ENDPOINT || 'https://huggingface.co',
+  };
 }
 
 /** Options that exclude each other, whatever the model. */
@@ -489,8 +500,7 @@ export function resolveConvertSettings(options: ConvertOptions, env: Env = proce
   const checkpoint = text(o.checkpoint, 'checkpoint');
   if (o.output === undefined) throw new UsageError(`${labelOf('modelFolder', naming)} is required`, 'name the model folder to write, for example -o ./albert-onnx');
   const output = resolve('modelFolder', o.output, naming);
-  const model = resolveEmbedderSettings({ cacheDir: o.cacheDir as string | undefined, revision: o.revision as string | undefined, offline: o.offline as boolean | undefined, threads: o.threads as number | undefined }, env, naming).model;
-  return { checkpoint, output, force: resolve('force', o.force, naming), quantize: resolve('quantize', o.quantize, naming), hub: model.hub, threads: model.threads };
+  return { checkpoint, output, force: resolve('force', o.force, naming), quantize: resolve('quantize', o.quantize, naming), hub: resolveHub(o, env, naming), threads: resolveThreads(o.threads, naming) };
 }
 
 /** What a library caller passes to quantize(). */
@@ -517,7 +527,7 @@ export function resolveQuantizeSettings(options: QuantizeOptions, naming: Naming
   return {
     folder: text(o.folder, 'folder'),
     force: resolve('force', o.force, naming),
-    threads: o.threads === undefined ? availableParallelism() : resolve('threads', o.threads, naming),
+    threads: resolveThreads(o.threads, naming),
   };
 }
 
@@ -562,15 +572,17 @@ export interface ExtractSettings {
   windowSize: number;
 }
 
-const EXTRACT_KEYS = [...EMBEDDER_KEYS, 'inputs', 'inputFormat', 'textField', 'idField', 'textColumn', 'idColumn', 'output', 'shard', 'shardCount', 'windowSize', 'resume', 'journal'] as const;
+/** extract's own options, beside the embedder's. */
+const JOB_KEYS = ['inputs', 'inputFormat', 'textField', 'idField', 'textColumn', 'idColumn', 'output', 'shard', 'shardCount', 'windowSize', 'resume', 'journal'] as const;
+const EXTRACT_KEYS = [...EMBEDDER_KEYS, ...JOB_KEYS] as const;
 
 /** Validates extract options (library or CLI) into the settings the job runs on. */
 export function resolveExtractSettings(options: ExtractOptions, env: Env = process.env, naming: Naming = 'library'): ExtractSettings {
   const o = plainObject(options, 'extract options');
   if (naming === 'library') rejectUnknown(o, EXTRACT_KEYS, 'extract');
-  const { inputs: rawInputs, inputFormat: _f, textField: _t, idField: _i, textColumn: _tc, idColumn: _ic, output: _o, shard: _s, shardCount: _sc, windowSize: _w, resume: _r, journal: _j, ...embedderOptions } = o;
+  const embedderOptions = Object.fromEntries(Object.entries(o).filter(([key]) => !(JOB_KEYS as readonly string[]).includes(key)));
   const embedder = resolveEmbedderSettings(embedderOptions as EmbedderOptions, env, naming);
-  const inputs = rawInputs === undefined ? ['-'] : rawInputs;
+  const inputs = o.inputs === undefined ? ['-'] : o.inputs;
   if (!Array.isArray(inputs) || inputs.length === 0) throw new UsageError(`inputs must be a non-empty array of paths, got ${show(inputs)}`);
   inputs.forEach((f, i) => text(f, `inputs[${i}]`));
   if (inputs.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be read only once');

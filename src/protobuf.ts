@@ -3,6 +3,7 @@
 // large part is produced, so an ONNX graph with a gigabyte of weights streams to disk one tensor
 // at a time instead of being assembled in memory. Reading: a flat walk over one message's fields;
 // nested messages and bytes fields are subarrays of the input, never copies.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { writeAll } from './write-all.js';
 
 /** Bytes whose length is known now and whose content is produced only when written. */
@@ -140,7 +141,7 @@ export class ProtoWriter {
   async writeToAsync(fd: number): Promise<void> {
     for (const block of this.blocks()) {
       writeAll(fd, block);
-      if (block.byteLength > 1 << 15) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (block.byteLength > 1 << 15) await yieldToEventLoop();
     }
   }
 }

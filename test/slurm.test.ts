@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
-import { isAlive, startSlurm, type SlurmCluster } from './slurm.js';
+import { alive } from '../src/jobs/debris.js';
+import { startSlurm, type SlurmCluster } from './slurm.js';
 
 let cluster: SlurmCluster;
 
@@ -57,7 +58,7 @@ echo "$SLURM_ARRAY_TASK_ID $SLURM_ARRAY_TASK_MIN $SLURM_ARRAY_TASK_COUNT $SLURM_
     expect(pids.every((pid) => pid > 0)).toBe(true);
     expect(marked(cluster.dir).length).toBeGreaterThan(0);
     await cluster.stop();
-    expect(pids.filter(isAlive)).toEqual([]);
+    expect(pids.filter(alive)).toEqual([]);
     expect(marked(cluster.dir)).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { alive } from '../src/jobs/debris.js';
 
 export interface SlurmCluster {
   /** The folder holding slurm.conf, the munge key and socket, state, spool and every log. */
@@ -174,8 +175,8 @@ export async function startSlurm(dir: string): Promise<SlurmCluster> {
       // The Slurm daemons first: they talk to munged until they exit.
       await Promise.all([halt(running.get('slurmd')), halt(running.get('slurmctld'))]);
       await halt(running.get('munged'));
-      const alive = Object.entries(cluster.pids).filter(([, pid]) => pid > 0 && isAlive(pid));
-      if (alive.length > 0) throw new Error(`Slurm daemons still running after stop: ${alive.map(([n, p]) => `${n} ${p}`).join(', ')}\n${logTails()}`);
+      const stillUp = Object.entries(cluster.pids).filter(([, pid]) => pid > 0 && alive(pid));
+      if (stillUp.length > 0) throw new Error(`Slurm daemons still running after stop: ${stillUp.map(([n, p]) => `${n} ${p}`).join(', ')}\n${logTails()}`);
     },
   };
 
@@ -324,15 +325,6 @@ function readPid(file: string): number {
   const pid = existsSync(file) ? Number.parseInt(readFileSync(file, 'utf8'), 10) : NaN;
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`startSlurm: no pid in ${file}`);
   return pid;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function tail(file: string, lines: number): string {

@@ -13,7 +13,7 @@ const HEADS = ['predictions.', 'sop_classifier.', 'classifier.', 'qa_outputs.', 
 const IGNORED = ['embeddings.position_ids'];
 
 /** Every AlbertModel weight the encoder reads, with the shape config.json implies. */
-export function albertWeightShapes(config: AlbertConfig): Map<string, number[]> {
+function albertWeightShapes(config: AlbertConfig): Map<string, number[]> {
   const { vocab_size: V, embedding_size: E, hidden_size: H, intermediate_size: I } = config;
   const shapes = new Map<string, number[]>([
     ['embeddings.word_embeddings.weight', [V, E]],
@@ -73,7 +73,9 @@ export function mapAlbertWeights(weights: CheckpointWeights, config: AlbertConfi
   const tensors = weights.tensors;
   const keys = [...tensors.keys()];
   const prefix = keys.some((k) => k.startsWith('albert.')) ? 'albert.' : '';
-  const expected = albertWeightShapes(config);
+  // The pooler is optional: checked only when all of it is there.
+  const hasPooler = [...POOLER.keys()].every((n) => storedName(tensors, prefix, n) !== undefined);
+  const expected = [...albertWeightShapes(config), ...(hasPooler ? [...POOLER].map(([name, shapeOf]) => [name, shapeOf(config)] as const) : [])];
   const hint = 'the weights and config.json must come from the same ALBERT checkpoint';
   const names = new Map<string, string>();
   for (const [name, shape] of expected) {
@@ -86,18 +88,6 @@ export function mapAlbertWeights(weights: CheckpointWeights, config: AlbertConfi
       throw new ModelError(`checkpoint ${source}: weight ${stored} has shape ${shapeText(got)}, but config.json implies ${shapeText(shape)}`, hint);
     }
     names.set(name, stored);
-  }
-  const hasPooler = [...POOLER.keys()].every((n) => storedName(tensors, prefix, n) !== undefined);
-  if (hasPooler) {
-    for (const [name, shapeOf] of POOLER) {
-      const stored = storedName(tensors, prefix, name)!;
-      const shape = shapeOf(config);
-      const got = tensors.get(stored)!.shape;
-      if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-        throw new ModelError(`checkpoint ${source}: weight ${stored} has shape ${shapeText(got)}, but config.json implies ${shapeText(shape)}`, hint);
-      }
-      names.set(name, stored);
-    }
   }
   // An encoder or embedding weight the config does not account for (a layer group past
   // num_hidden_groups, say) means config.json and the weights disagree.

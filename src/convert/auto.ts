@@ -95,7 +95,10 @@ async function convertOnce(checkpointDir: string, settings: ModelSettings, notic
     try {
       if (!existsSync(join(target, PROVENANCE_FILE))) {
         notice(`${settings.model} has no ONNX graph: converting it once into ${target} (later runs reuse it)`);
-        await convertFolder(checkpointDir, target, { force: true, verify: (folder) => verifyModelFolder(folder, settings.threads) }, notice);
+        // For q8 the int8 graph is made from the graph in hand, not read back from the folder.
+        const quantize = settings.dtype === 'q8' ? { threads: settings.threads } : undefined;
+        if (quantize) notice(`adding the int8 graph to ${target} (later runs reuse it)`);
+        await convertFolder(checkpointDir, target, { force: true, verify: (folder) => verifyModelFolder(folder, settings.threads), ...(quantize ? { quantize } : {}) }, notice);
       }
       // The int8 graph is added to the cached conversion the first time it is asked for.
       if (needsInt8()) {

@@ -131,7 +131,9 @@ export async function convertFolder(sourceFolder: string, outputFolder: string, 
       notice('quantizing the graph to int8 and measuring its drift');
       quantized = await addQuantizedGraph(temp, 'onnx/model.onnx', graph, { threads: options.quantize.threads, numHeads: checkpoint.config.num_attention_heads, externalDataThreshold: options.externalDataThreshold }, notice);
     }
-    await options.verify(temp);
+    // The drift measurement has opened and run the fp32 graph as extract does: a second load to
+    // check it would only repeat that.
+    if (!quantized) await options.verify(temp);
     moveIntoPlace(temp, output);
     untrack();
     return {

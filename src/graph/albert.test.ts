@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
 import { TINY_EN } from '../../tools/fixture-builder/build.js';
-import { generateWeights, weightSource } from '../../tools/fixture-builder/weights.js';
+import { countingWeightSource, generateWeights, weightSource } from '../../tools/fixture-builder/weights.js';
 import { ModelError } from '../errors.js';
 import type { AlbertActivation, AlbertConfig } from './albert-config.js';
 import { buildAlbertGraph, type WeightSource } from './albert.js';
@@ -11,15 +11,7 @@ import { encodeOnnxModel, writeOnnxModel } from './onnx.js';
 const config = (hidden_act: AlbertActivation = 'gelu_new') => ({ ...TINY_EN.architecture, vocab_size: 50, hidden_act }) satisfies AlbertConfig;
 const weights = generateWeights(config(), 1);
 
-/** The fixture weights, counting reads. */
-function counting(): { source: WeightSource; reads: Map<string, number> } {
-  const inner = weightSource(weights);
-  const reads = new Map<string, number>();
-  return {
-    reads,
-    source: { shape: inner.shape, float32: (name) => (reads.set(name, (reads.get(name) ?? 0) + 1), inner.float32(name)) },
-  };
-}
+const counting = () => countingWeightSource(weights);
 
 describe('buildAlbertGraph', () => {
   it('reads no weight while building and each one once while writing, shared layers included', () => {

@@ -32,8 +32,10 @@ export interface AttentionBlock {
   maskInput?: string;
   /** The block's output (the merged heads). */
   output: string;
-  /** Every node the block replaces; the last of them in graph order is the output Reshape. */
+  /** Every node the block replaces. */
   nodes: Set<Node>;
+  /** The last of them, the Reshape that merges the heads: where the replacement goes. */
+  outputNode: Node;
 }
 
 const samePerm = (node: Node | undefined, perm: readonly number[]) =>
@@ -142,9 +144,8 @@ export function findAttentionBlocks(graph: Graph, numHeads: number, opset = 13):
     const maskAdd = soleProducer(scores, 'Add');
     if (maskAdd) {
       // The scaled scores on one side, a bias computed from the mask input alone on the other.
-      const side = [0, 1].find((s) => ['Div', 'Mul'].includes(producer.get(maskAdd.inputs[s])?.op ?? '') && standardMask(maskAdd.inputs[1 - s]) !== undefined);
+      const side = [0, 1].find((s) => ['Div', 'Mul'].includes(producer.get(maskAdd.inputs[s])?.op ?? '') && (maskInput = standardMask(maskAdd.inputs[1 - s])) !== undefined);
       if (side === undefined) continue;
-      maskInput = standardMask(maskAdd.inputs[1 - side]);
       nodes.push(maskAdd);
       scores = maskAdd.inputs[side];
     }
@@ -184,7 +185,7 @@ export function findAttentionBlocks(graph: Graph, numHeads: number, opset = 13):
     if (Math.abs(applied - expected) > 1e-5 * expected) continue;
     // Every reshape and transpose in between must be read by the block alone.
     if (nodes.some((n) => n !== out && n.outputs.some((o) => outputs.has(o) || (consumers.get(o) ?? []).some((c) => !nodes.includes(c))))) continue;
-    blocks.push({ input, q, k, v, numHeads, maskInput, output: out.outputs[0], nodes: new Set(nodes) });
+    blocks.push({ input, q, k, v, numHeads, maskInput, output: out.outputs[0], nodes: new Set(nodes), outputNode: out });
   }
   return blocks;
 }

@@ -7,6 +7,8 @@ import { ModelError, errorMessage } from '../errors.js';
 import { type ProtoField, proto, readFields } from '../protobuf.js';
 import { type AttrValue, type Initializer, type Node, type OnnxModel, type OpsetImport, type ValueInfo } from './onnx.js';
 
+const UTF8_DECODER = new TextDecoder();
+
 /** Where an external tensor's bytes are: `location` is relative to the model file's folder. */
 export interface ExternalDataRef {
   location: string;
@@ -178,7 +180,7 @@ function readAttribute(buf: Uint8Array): [string, AttrValue] {
     case 2:
       return [name, exactInt(int ?? 0n)];
     case 3:
-      return [name, new TextDecoder().decode(s ?? new Uint8Array(0))];
+      return [name, UTF8_DECODER.decode(s ?? new Uint8Array(0))];
     case 4:
       if (!t) throw new Malformed(`attribute ${name} is a tensor but holds none`);
       return [name, { tensor: inlineInitializer(readTensor(t)) }];

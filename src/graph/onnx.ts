@@ -5,6 +5,7 @@
 // one tensor in memory; past `externalDataThreshold` they go to `<model>_data` as ONNX external data.
 import { closeSync, fstatSync, openSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { OutputError, errorMessage } from '../errors.js';
 import { type LazyBytes, ProtoWriter } from '../protobuf.js';
 import { writeAll } from '../write-all.js';
@@ -347,7 +348,6 @@ export function writeOnnxModel(path: string, model: OnnxModel, options: WriteOpt
  */
 export async function writeOnnxModelAsync(path: string, model: OnnxModel, options: WriteOptions = {}): Promise<WrittenModel> {
   const { proto, dataPath, placed } = plan(path, model, options);
-  const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
   try {
     const bytes = await writeFileAsync(path, (fd) => proto.writeToAsync(fd));
     if (placed.size === 0) {
@@ -357,7 +357,7 @@ export async function writeOnnxModelAsync(path: string, model: OnnxModel, option
     const data = await writeFileAsync(dataPath, async (fd) => {
       for (const block of externalBlocks(placed)) {
         writeAll(fd, block);
-        await breathe();
+        await yieldToEventLoop();
       }
     });
     return { path, bytes, externalData: { path: dataPath, bytes: data } };

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { tempDir, TINY_EN } from '../../test/helpers.js';
 import { TINY_EN as TINY_EN_SPEC } from '../../tools/fixture-builder/build.js';
-import { generateWeights, weightSource } from '../../tools/fixture-builder/weights.js';
+import { countingWeightSource, generateWeights, weightSource } from '../../tools/fixture-builder/weights.js';
 import type { AlbertConfig } from './albert-config.js';
 import { buildAlbertGraph, type WeightSource } from './albert.js';
 import { countNodeTypes, readOnnxModelFile } from './onnx-reader.js';
@@ -16,11 +16,7 @@ const weights = generateWeights({ ...config, initializer_range: 0.1 }, 3);
 const APPLICATIONS = config.num_hidden_layers * config.inner_group_num;
 const DISTINCT = config.num_hidden_groups * config.inner_group_num;
 
-function counting(): { source: WeightSource; reads: Map<string, number> } {
-  const inner = weightSource(weights);
-  const reads = new Map<string, number>();
-  return { reads, source: { shape: inner.shape, float32: (name) => (reads.set(name, (reads.get(name) ?? 0) + 1), inner.float32(name)) } };
-}
+const counting = () => countingWeightSource(weights);
 
 const graph = (source: WeightSource = weightSource(weights)) => buildAlbertGraph(config, source, { tokenTypeInput: true, poolerOutput: true });
 

@@ -47,7 +47,7 @@ export interface QuantizeReport {
 }
 
 /** The tensor's float32 values, aligned (a reader's view into a file may start anywhere). */
-function floatsOf(t: Initializer): Float32Array {
+export function floatsOf(t: Initializer): Float32Array {
   const bytes = t.produce();
   if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   // ArrayBuffer.slice copies; a Node Buffer's own slice() would not.
@@ -217,7 +217,7 @@ export function quantizeModel(model: OnnxModel, options: QuantizeGraphOptions = 
       }
     }
     const [x, scale, zeroPoint] = ['quantized', 'scale', 'zero_point'].map((s) => uniqueName(`${block.output}_input_${s}`));
-    const out = [...block.nodes].reduce((last, node) => (graph.nodes.indexOf(node) > graph.nodes.indexOf(last) ? node : last));
+    const out = block.outputNode;
     replaced.set(out, [
       { op: 'DynamicQuantizeLinear', name: uniqueName(`${out.name ?? 'attention'}_quantize`), inputs: [block.input], outputs: [x, scale, zeroPoint] },
       {

@@ -3,7 +3,7 @@
 // and a resumed run on the settings with the run it continues.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { sha256Text } from '../hash.js';
+import { sha256File, sha256Text } from '../hash.js';
 
 /** SHA-256 of each input file's bytes, as the readers pass them. */
 export class InputHasher {
@@ -33,7 +33,7 @@ export class InputHasher {
 
   /** Of every file's size and digest, in order: the same files in the same order, the same fingerprint. */
   digest(): string {
-    return sha256Text(JSON.stringify(this.files.map((f) => [f.bytes, f.hash.copy().digest('hex')])));
+    return sha256Text(JSON.stringify(this.prefix()));
   }
 }
 
@@ -45,9 +45,7 @@ export async function prefixChanges(inputs: readonly string[], prefix: ReadonlyA
   const changed: string[] = [];
   for (const [i, [bytes, sha256]] of prefix.entries()) {
     if (i >= inputs.length) break;
-    const hash = createHash('sha256');
-    if (bytes > 0) for await (const chunk of createReadStream(inputs[i], { start: 0, end: bytes - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-    if (hash.digest('hex') !== sha256) changed.push(`input ${inputs[i]} changed (its first ${bytes.toLocaleString('en-US')} bytes differ)`);
+    if ((await sha256File(inputs[i], bytes)) !== sha256) changed.push(`input ${inputs[i]} changed (its first ${bytes.toLocaleString('en-US')} bytes differ)`);
   }
   return changed;
 }

@@ -10,7 +10,7 @@ import { outputFailure, sidePrefix, trackTemporary } from '../output/atomic-file
 import { writeAll } from '../write-all.js';
 import { stillRunning, thisProcess, type ProcessIdentity } from './debris.js';
 
-export function lockPath(destination: string): string {
+function lockPath(destination: string): string {
   return join(dirname(destination), `${sidePrefix(destination)}.lock`);
 }
 

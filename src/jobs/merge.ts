@@ -5,7 +5,8 @@
 // token vectors recounted), so the merged file is byte for byte the single run's.
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { InputError, UsageError, errorMessage } from '../errors.js';
-import { ZipReader, type ZipEntry } from '../checkpoint/zip-reader.js';
+import { readExactly } from '../checkpoint/file-bytes.js';
+import { ZipReader } from '../checkpoint/zip-reader.js';
 import { AtomicFile } from '../output/atomic-file.js';
 import { formatFromPath } from '../output/formats.js';
 import { crc32 } from '../output/crc32.js';
@@ -107,14 +108,15 @@ function openPart(file: string): Part {
     const members = new Map<string, Member>();
     for (const entry of zip.entries) {
       const name = entry.name.replace(/\.npy$/, '');
-      const head = readHead(fd, zip, entry);
+      const start = zip.dataOffset(entry);
+      const head = readExactly(fd, file, start, Math.min(entry.size, 4096), `member ${entry.name}`);
       const header = parseNpyHeader(head);
       const headerCrc = crc32(head.subarray(0, header.headerLength));
-      members.set(name, { name, descr: header.descr, shape: header.shape, offset: zip.dataOffset(entry) + header.headerLength, bytes: entry.size - header.headerLength, headerCrc, crc: entry.crc32 });
+      members.set(name, { name, descr: header.descr, shape: header.shape, offset: start + header.headerLength, bytes: entry.size - header.headerLength, headerCrc, crc: entry.crc32 });
     }
     const meta = members.get('meta');
     if (!meta) throw new Error('it has no meta member');
-    const metaBytes = readBytes(fd, meta.offset, meta.bytes);
+    const metaBytes = readExactly(fd, file, meta.offset, meta.bytes, 'the meta member');
     if (crc32(metaBytes, meta.headerCrc) !== meta.crc) throw new Error('its meta member fails its CRC-32 check');
     const metaText = decodeUnicode(metaBytes, Number(meta.descr.slice(2)))[0];
     const parsed = JSON.parse(metaText) as Record<string, unknown>;
@@ -126,21 +128,6 @@ function openPart(file: string): Part {
     if (err instanceof UsageError || err instanceof InputError) throw err;
     throw new InputError(`part ${file} is not a complete .npz from albert-embed: ${errorMessage(err).replace(/^weights file .* is not usable: /, '')}`, 'embed that shard again', { cause: err });
   }
-}
-
-function readHead(fd: number, zip: ZipReader, entry: ZipEntry): Uint8Array {
-  return readBytes(fd, zip.dataOffset(entry), Math.min(entry.size, 4096));
-}
-
-function readBytes(fd: number, position: number, length: number): Uint8Array {
-  const out = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, out, done, length - done, position + done);
-    if (n === 0) throw new Error(`cut short at byte ${position + done}`);
-    done += n;
-  }
-  return out;
 }
 
 /** Refuses parts that are not the complete set of shards of one job. */

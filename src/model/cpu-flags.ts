@@ -4,7 +4,7 @@
 // amx_int8, and otherwise with AVX2's pairwise 16-bit sums, which can saturate.
 import { readFileSync } from 'node:fs';
 
-export const INT8_CPU_FLAGS = ['avx2', 'avx512_vnni', 'avx_vnni', 'amx_int8'] as const;
+const INT8_CPU_FLAGS = ['avx2', 'avx512_vnni', 'avx_vnni', 'amx_int8'] as const;
 export type Int8CpuFlag = (typeof INT8_CPU_FLAGS)[number];
 
 /** Which of INT8_CPU_FLAGS the first CPU lists; undefined where /proc/cpuinfo is not there (not Linux) or lists no flags (not x86). */

@@ -2,11 +2,12 @@
 // when the run succeeds, so a failed or interrupted run never leaves a partial file behind.
 // Every write is checked to completion, the data is fsynced before the rename and the folder
 // after it: a run that says it is done has its file on disk, whole.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lstatSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { OutputError, errorMessage } from '../errors.js';
+import { sha256Text } from '../hash.js';
 
 /** Temp files neither committed nor discarded yet, so that a signal can remove them. */
 const openTemps = new Set<string>();
@@ -30,7 +31,7 @@ export function sidePrefix(target: string): string {
   const full = Buffer.from(basename(target));
   if (full.length <= 200) return `.${basename(target)}`;
   const cut = full.subarray(0, 180).toString().replace(/\uFFFD$/, '');
-  return `.${cut}~${createHash('sha256').update(full).digest('hex').slice(0, 12)}`;
+  return `.${cut}~${sha256Text(basename(target)).slice(0, 12)}`;
 }
 
 function tempBeside(target: string, suffix: string): string {
@@ -87,7 +88,7 @@ export function finalTarget(path: string): string {
 }
 
 /** What a path names when it is not a regular file, for messages. */
-export function fileKind(stat: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isFile(): boolean }): string | undefined {
+function fileKind(stat: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isFile(): boolean }): string | undefined {
   if (stat.isFile()) return undefined;
   if (stat.isDirectory()) return 'a directory';
   if (stat.isFIFO()) return 'a FIFO (named pipe)';

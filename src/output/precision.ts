@@ -28,7 +28,7 @@ export function precisionDescr(precision: Precision): NpyDescr {
 }
 
 /** packbits(rows > 0) along each row of `dim` values. */
-export function packSigns(rows: Float32Array, dim: number): Uint8Array {
+function packSigns(rows: Float32Array, dim: number): Uint8Array {
   const width = Math.ceil(dim / 8);
   const count = rows.length / dim;
   const out = new Uint8Array(count * width);

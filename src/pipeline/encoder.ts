@@ -137,9 +137,8 @@ export class BatchEncoder {
    * the positions config.json promises.
    */
   async probe(length: number): Promise<void> {
-    const maxLength = length;
     const { prefix, suffix, maxId } = this.model.tokenizer;
-    const fill = Math.max(0, maxLength - prefix.length - suffix.length);
+    const fill = Math.max(0, length - prefix.length - suffix.length);
     const ids = Int32Array.from([...prefix, ...new Array<number>(fill).fill(maxId), ...suffix]);
     const graph = this.model.files.onnx;
     const hint = 'config.json, the tokenizer and the ONNX graph come from different checkpoints; fetch them from the same one';

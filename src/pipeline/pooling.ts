@@ -7,7 +7,7 @@
 export const POOLINGS = ['mean', 'cls', 'max', 'pooler', 'none'] as const;
 export type Pooling = (typeof POOLINGS)[number];
 /** The poolings computed from hidden states. */
-export type TokenPooling = 'mean' | 'cls' | 'max';
+type TokenPooling = 'mean' | 'cls' | 'max';
 
 export function isTokenPooling(pooling: Pooling): pooling is TokenPooling {
   return pooling === 'mean' || pooling === 'cls' || pooling === 'max';

@@ -3,7 +3,7 @@
 // row, and rows are normalized last. Token vectors (--pooling none) skip the combining.
 import { InputError, ModelError, UsageError } from '../errors.js';
 import { OUTPUT_NAME, type LoadedModel } from '../model/model.js';
-import type { Naming, Overflow } from '../options.js';
+import { labelOf, type Naming, type Overflow } from '../options.js';
 import type { BatchDone, BatchEncoder, EncodePlan, Locate } from './encoder.js';
 import { l2NormalizeRows, type Pooling } from './pooling.js';
 import { allContentTokens, tokenize, type Tokenized } from './tokenize.js';
@@ -17,7 +17,7 @@ export interface Prepared {
   truncated: boolean;
 }
 
-export interface RecordSettings {
+interface RecordSettings {
   maxLength: number;
   overflow: Overflow;
   chunkOverlap: number;
@@ -25,7 +25,7 @@ export interface RecordSettings {
   layers: readonly number[];
 }
 
-export const POOLER_OUTPUT = 'pooler_output';
+const POOLER_OUTPUT = 'pooler_output';
 
 /** hidden_states.k outputs the graph has: N + 1 of them when it has any (k = 0..N). */
 function hiddenStateCount(model: LoadedModel): number {
@@ -36,8 +36,8 @@ function hiddenStateCount(model: LoadedModel): number {
  * The graph outputs for `layers`: the last layer is last_hidden_state (every export has it), any
  * other is hidden_states.k, which graphs written by convert have.
  */
-export function layerOutputs(model: LoadedModel, layers: readonly number[], naming: Naming): string[] {
-  const label = naming === 'cli' ? '--layer' : 'layers';
+function layerOutputs(model: LoadedModel, layers: readonly number[], naming: Naming): string[] {
+  const label = labelOf('layers', naming);
   const counted = hiddenStateCount(model);
   const N = counted > 0 ? counted - 1 : model.config.numLayers;
   return layers.map((layer) => {
@@ -71,7 +71,7 @@ export class RecordEncoder {
     const { prefix, suffix } = model.tokenizer;
     this.room = settings.maxLength - prefix.length - suffix.length;
     if (settings.overflow === 'chunk' && settings.chunkOverlap >= this.room) {
-      const label = naming === 'cli' ? '--chunk-overlap' : 'chunkOverlap';
+      const label = labelOf('chunkOverlap', naming);
       throw new UsageError(`${label} ${settings.chunkOverlap} must be less than the ${this.room} text tokens of a window (max length ${settings.maxLength} minus ${prefix.length + suffix.length} special tokens)`, `use ${label} ${Math.floor(this.room / 4)} or so`);
     }
   }
@@ -104,10 +104,10 @@ export class RecordEncoder {
       case 'error': {
         const content = allContentTokens(tokenizer, text);
         if (content.length > this.room) {
-          const label = this.naming === 'cli' ? '--max-length' : 'maxLength';
+          const label = labelOf('maxLength', this.naming);
           throw new InputError(
             `${place}: ${content.length} tokens, more than the ${this.room} that fit in ${label} ${maxLength} next to ${maxLength - this.room} special tokens`,
-            `with ${this.naming === 'cli' ? '--overflow' : 'overflow'} error, every text must fit; use truncate or chunk to embed longer texts`,
+            `with ${labelOf('overflow', this.naming)} error, every text must fit; use truncate or chunk to embed longer texts`,
           );
         }
         const t = tokenize(tokenizer, text, maxLength);

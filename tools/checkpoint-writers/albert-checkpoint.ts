@@ -19,7 +19,6 @@ import type { WeightEntry } from './weight-map.js';
 import { chineseBertVocab } from './wordpiece-vocab.js';
 
 export type CheckpointFormat = 'safetensors' | 'safetensors-sharded' | 'torch-zip' | 'torch-legacy' | 'torch-zip-sharded';
-/** spiece.model (English ALBERT), vocab.txt lowercased (voidful) or cased (ckiplab), or a tokenizer.json folder to copy. */
 /**
  * spiece.model (English ALBERT; `pieces` pads it with never-chosen pieces to a real vocabulary's
  * size, 30,000 for albert-base-v2), vocab.txt lowercased (voidful) or cased (ckiplab), or a

@@ -81,3 +81,10 @@ export function weightSource(weights: Weights): WeightSource {
   };
   return { shape: (name) => weights.get(name)?.shape, float32: (name) => get(name).data };
 }
+
+/** weightSource(weights), counting the reads of each weight (tests of lazy, read-once writers). */
+export function countingWeightSource(weights: Weights): { source: WeightSource; reads: Map<string, number> } {
+  const inner = weightSource(weights);
+  const reads = new Map<string, number>();
+  return { reads, source: { shape: inner.shape, float32: (name) => (reads.set(name, (reads.get(name) ?? 0) + 1), inner.float32(name)) } };
+}
