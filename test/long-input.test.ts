@@ -29,8 +29,12 @@ describe('a 50 MB line', () => {
     const start = huge.slice(0, 4000);
     writeFileSync(join(dir, 'normal.txt'), `short one\n${start}\nlast line\n`);
     writeFileSync(join(dir, 'huge.txt'), `short one\n${huge}\nlast line\n`);
-    const normal = await measured(['extract', join(dir, 'normal.txt'), '-o', join(dir, 'normal.npz'), '--model', TINY_EN]);
-    const big = await measured(['extract', join(dir, 'huge.txt'), '-o', join(dir, 'huge.npz'), '--model', TINY_EN]);
+    // Each run twice, alternated, and the lower peak kept: on a busy machine (the suite runs two
+    // files at a time) a collection that comes late only ever adds to a peak.
+    const run = (name: string) => measured(['extract', join(dir, `${name}.txt`), '-o', join(dir, `${name}.npz`), '--model', TINY_EN]);
+    const [normal1, big1, big2, normal2] = [await run('normal'), await run('huge'), await run('huge'), await run('normal')];
+    const lower = (a: typeof normal1, b: typeof normal1) => (b.peakMiB < a.peakMiB ? b : a);
+    const [normal, big] = [lower(normal1, normal2), lower(big1, big2)];
     console.log(
       `a 50 MB line: ${big.seconds.toFixed(2)} s, peak RSS ${big.peakMiB.toFixed(0)} MiB; ` +
         `the same file with its first 4,000 characters instead: ${normal.seconds.toFixed(2)} s, ${normal.peakMiB.toFixed(0)} MiB`,
